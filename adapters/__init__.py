@@ -1,0 +1,1 @@
+"""Platform clients behind one StoreAdapter protocol: all Shopify and WooCommerce knowledge."""

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.<name>`, each ending with one JSON line of figures."""

@@ -1,0 +1,257 @@
+"""The `backorder` command: operators' and merchants' entry point."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+from cryptography.fernet import Fernet
+
+from connector.config import ConfigurationError, load_settings
+from connector.runtime import Runtime, build_runtime
+from connector.services.errors import ServiceError
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def load_runtime(**overrides: Any) -> Runtime:
+    try:
+        settings = load_settings(**overrides)
+    except ConfigurationError as exc:
+        for line in str(exc).splitlines():
+            click.echo(f"configuration error: {line}", err=True)
+        sys.exit(2)
+    from connector.logs import configure_logging
+
+    configure_logging(settings.LOG_LEVEL)
+    return build_runtime(settings)
+
+
+def with_runtime(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Load settings (exit 2 with one line per bad setting) and turn service errors into lines."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        runtime = load_runtime()
+        try:
+            return command(runtime, *args, **kwargs)
+        except ServiceError as exc:
+            _fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+        finally:
+            runtime.db.dispose()
+
+    return run
+
+
+@click.group()
+@click.version_option(package_name="backorder-connector")
+def main() -> None:
+    """Backorder Connector: keep the customers who order what is out of stock."""
+
+
+# ---- serve -------------------------------------------------------------------------------------
+
+
+def _ensure_schema(runtime: Runtime) -> None:
+    from connector.migrate import is_current, upgrade
+
+    if is_current(runtime.db.engine):
+        return
+    if runtime.settings.is_sqlite:
+        # The embedded default: one process on SQLite migrates its own file.
+        upgrade(runtime.db.engine)
+        return
+    _fail("the database is not at the latest migration: run `backorder db upgrade` first")
+
+
+def serve_app(runtime: Runtime, host: str, port: int, threads: int) -> None:
+    import waitress
+
+    from connector.web import create_app
+
+    _ensure_schema(runtime)
+    click.echo(f"serving on http://{host}:{port}", err=True)
+    waitress.serve(create_app(runtime), host=host, port=port, threads=threads, ident="backorder")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 128))
+@with_runtime
+def serve(runtime: Runtime, host: str, port: int, threads: int) -> None:
+    """Serve the web app and API with waitress (production WSGI server)."""
+    serve_app(runtime, host, port, threads)
+
+
+# ---- db ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_runtime
+def db_upgrade(runtime: Runtime, revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from connector.migrate import current_revision, upgrade
+
+    upgrade(runtime.db.engine, revision)
+    click.echo(f"database at revision {current_revision(runtime.db.engine)}")
+
+
+# ---- shops -------------------------------------------------------------------------------------
+
+
+@main.group()
+def shops() -> None:
+    """Installed shops."""
+
+
+@shops.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@with_runtime
+def shops_list(runtime: Runtime, as_json: bool) -> None:
+    from sqlalchemy import select
+
+    from connector.models import Shop
+
+    with runtime.db.transaction() as session:
+        for shop in session.scalars(select(Shop).order_by(Shop.id)):
+            row = {
+                "id": shop.id,
+                "platform": shop.platform,
+                "domain": shop.domain,
+                "status": shop.status,
+                "installed_at": shop.installed_at.isoformat(),
+            }
+            if as_json:
+                click.echo(json.dumps(row))
+            else:
+                click.echo("{id:>5}  {platform:<12} {status:<12} {domain}".format(**row))
+
+
+@shops.command("add-shopify")
+@click.option("--shop", required=True, help="example.myshopify.com")
+@click.option("--access-token", required=True, help="The custom app's Admin API access token.")
+@with_runtime
+def shops_add_shopify(runtime: Runtime, shop: str, access_token: str) -> None:
+    """Add a Shopify store through a merchant-made custom app."""
+    from connector.services.shops import add_shopify_custom_app
+
+    with runtime.db.transaction() as session:
+        row = add_shopify_custom_app(
+            session, runtime.clock, runtime.vault, shop=shop, access_token=access_token
+        )
+        click.echo(f"added shop {row.id}: shopify {row.domain}")
+
+
+@shops.command("add-woocommerce")
+@click.option("--url", required=True, help="The store's address, https://shop.example.com")
+@click.option("--key", required=True, help="REST API consumer key (ck_…)")
+@click.option("--secret", required=True, help="REST API consumer secret (cs_…)")
+@with_runtime
+def shops_add_woocommerce(runtime: Runtime, url: str, key: str, secret: str) -> None:
+    """Add a WooCommerce store with REST API keys."""
+    from connector.services.shops import add_woocommerce
+
+    with runtime.db.transaction() as session:
+        row = add_woocommerce(
+            session,
+            runtime.clock,
+            runtime.vault,
+            url=url,
+            consumer_key=key,
+            consumer_secret=secret,
+            allow_private=runtime.settings.ALLOW_PRIVATE_STORE_URLS,
+        )
+        click.echo(f"added shop {row.id}: woocommerce {row.domain}")
+
+
+@shops.command("remove")
+@click.argument("shop_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_runtime
+def shops_remove(runtime: Runtime, shop_id: int, yes: bool) -> None:
+    """Remove a shop and delete every row it owns."""
+    from connector.services.shops import get_shop, remove_shop
+
+    with runtime.db.transaction() as session:
+        shop = get_shop(session, shop_id)
+        if not yes:
+            click.confirm(
+                f"Delete {shop.platform} shop {shop.domain} and all its data?", abort=True
+            )
+        remove_shop(session, shop_id)
+    click.echo(f"removed shop {shop_id} and its data")
+
+
+# ---- tokens and keys ---------------------------------------------------------------------------
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.option("--shop", "shop_id", required=True, type=int, help="The shop the token may see.")
+@click.option("--name", default="", help="A label to tell tokens apart.")
+@with_runtime
+def tokens_create(runtime: Runtime, shop_id: int, name: str) -> None:
+    """Print a new API token for one shop. It is shown once and stored only as a digest."""
+    from connector.services.tokens import create_token
+
+    with runtime.db.transaction() as session:
+        token = create_token(session, shop_id, name)
+    click.echo(token)
+
+
+@main.group()
+def keys() -> None:
+    """Secrets for configuration."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print fresh SECRET_KEY and TOKEN_ENCRYPTION_KEY lines for .env."""
+    import secrets
+
+    click.echo(f"SECRET_KEY={secrets.token_urlsafe(48)}")
+    click.echo(f"TOKEN_ENCRYPTION_KEY={Fernet.generate_key().decode()}")
+
+
+@keys.command("rotate")
+@with_runtime
+def keys_rotate(runtime: Runtime) -> None:
+    """Re-encrypt every shop's credentials with the first TOKEN_ENCRYPTION_KEY."""
+    from connector.services.shops import reseal_all
+
+    with runtime.db.transaction() as session:
+        count = reseal_all(session, runtime.vault)
+    click.echo(f"re-encrypted the credentials of {count} shop(s)")
+
+
+# ---- demo --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Seed, check the API, print one JSON line, exit.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+def demo(once: bool, host: str, port: int) -> None:
+    """Run the product on a fresh SQLite file with a seeded demo shop."""
+    from connector.demo import demo_settings, run_demo
+
+    runtime = load_runtime(**demo_settings())
+    run_demo(runtime, once=once, host=host, port=port, serve=serve_app)

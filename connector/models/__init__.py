@@ -1,0 +1,35 @@
+"""The common model: every table of the product, each row owned by one shop."""
+
+from connector.models.backorders import BACKORDER_STATUSES, OPEN_STATUSES, Backorder, EtaChange
+from connector.models.base import Base, UTCDateTime
+from connector.models.catalog import INVENTORY_POLICIES, InventoryLevel, Product, Variant
+from connector.models.inbox import WebhookEvent
+from connector.models.incoming import INCOMING_SOURCES, IncomingStock
+from connector.models.orders import Order, OrderLine
+from connector.models.outbox import Notification, StoreWrite
+from connector.models.shops import PLATFORMS, ApiToken, Shop
+from connector.models.sync import SyncCursor
+
+__all__ = [
+    "BACKORDER_STATUSES",
+    "INCOMING_SOURCES",
+    "INVENTORY_POLICIES",
+    "OPEN_STATUSES",
+    "PLATFORMS",
+    "ApiToken",
+    "Backorder",
+    "Base",
+    "EtaChange",
+    "IncomingStock",
+    "InventoryLevel",
+    "Notification",
+    "Order",
+    "OrderLine",
+    "Product",
+    "Shop",
+    "StoreWrite",
+    "SyncCursor",
+    "UTCDateTime",
+    "Variant",
+    "WebhookEvent",
+]

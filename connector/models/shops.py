@@ -1,0 +1,57 @@
+"""Shops (installed stores) and the API tokens that are scoped to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connector.models.base import Base, Id, IdMixin, Timestamps
+
+PLATFORMS = ("shopify", "woocommerce")
+SHOP_STATUSES = ("active", "uninstalled")
+
+
+class Shop(IdMixin, Timestamps, Base):
+    """One installed store. `domain` is the myshopify domain or the WooCommerce store URL."""
+
+    __tablename__ = "shops"
+    __table_args__ = (UniqueConstraint("platform", "domain"),)
+
+    platform: Mapped[str] = mapped_column(String(16))
+    domain: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    installed_at: Mapped[datetime]
+    uninstalled_at: Mapped[datetime | None]
+    # Fernet ciphertext of a JSON object (access token, consumer key/secret, refresh token...).
+    credentials: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+
+    # Backorder policy, per shop; a variant may override the lead time.
+    lead_time_days: Mapped[int] = mapped_column(default=14)
+    handling_days: Mapped[int] = mapped_column(default=1)
+    late_grace_days: Mapped[int] = mapped_column(default=3)
+    split_shipments: Mapped[bool] = mapped_column(default=False)
+    eta_change_threshold_days: Mapped[int] = mapped_column(default=2)
+    expedite_after_days: Mapped[int] = mapped_column(default=21)
+    price_band_pct: Mapped[int] = mapped_column(default=25)
+    service_level: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.950"))
+
+
+class ApiToken(IdMixin, Timestamps, Base):
+    """A bearer token for the JSON API, kept only as a SHA-256 digest."""
+
+    __tablename__ = "api_tokens"
+
+    shop_id: Mapped[int] = mapped_column(Id, ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters, shown in listings so a merchant can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

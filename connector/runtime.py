@@ -1,0 +1,48 @@
+"""The composition root: settings, clock, database and vault, built once per process.
+
+The web app, the CLI and the tests all get their collaborators from here, so there is one place
+where the product is wired together and one place a test swaps the clock or the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import redis
+
+from connector.clock import Clock, SystemClock
+from connector.config import Settings
+from connector.db import Database
+from connector.vault import CredentialVault
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    db: Database
+    vault: CredentialVault = field(repr=False)
+
+    def check_queue(self) -> None:
+        """Raise if the job queue cannot be reached; the in-process queue always can."""
+        if self.settings.REDIS_URL is None:
+            return
+        client = redis.Redis.from_url(
+            self.settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+
+
+def build_runtime(
+    settings: Settings, clock: Clock | None = None, database: Database | None = None
+) -> Runtime:
+    clock = clock or SystemClock()
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        db=database or Database(settings.DATABASE_URL, clock),
+        vault=CredentialVault(settings.encryption_keys),
+    )

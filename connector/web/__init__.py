@@ -1,0 +1,28 @@
+"""The Flask application factory: one runtime, blueprints per area, JSON errors for the API."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from connector.runtime import Runtime
+from connector.web.api import api_v1
+from connector.web.errors import register_error_handlers
+from connector.web.health import health
+from connector.web.metrics import instrument
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(runtime: Runtime) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=runtime.settings.SECRET_KEY,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # fields in the contract's order
+    app.extensions["backorder"] = runtime
+    instrument(app)
+    register_error_handlers(app)
+    app.register_blueprint(health)
+    app.register_blueprint(api_v1)
+    return app

@@ -1,0 +1,337 @@
+"""The JSON API v1 routes: parse, call the read model or the service, map to the contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from flask import url_for
+
+from connector.models import Notification, Shop
+from connector.services import reads
+from connector.services.incoming import add_incoming, find_variant
+from connector.web.api.pagination import Cursors
+from connector.web.api.routing import Call, operation
+from connector.web.api.schemas import (
+    BackorderOut,
+    BackorderPage,
+    BackorderQuery,
+    EtaHistoryOut,
+    IncomingIn,
+    IncomingOut,
+    IncomingPage,
+    IncomingQuery,
+    ListQuery,
+    NotificationOut,
+    NotificationPage,
+    NotificationQuery,
+    ShopOut,
+    ShopPage,
+    ShopQuery,
+    VariantOut,
+    VariantPage,
+    VariantQuery,
+)
+from connector.web.errors import ApiError
+
+Row = TypeVar("Row")
+
+
+def _page_request(call: Call, resource: str) -> reads.PageRequest:
+    query: ListQuery = call.query
+    after = None
+    if query.cursor is not None:
+        after = Cursors(call.runtime.settings.SECRET_KEY).decode(resource, query.cursor)
+    return reads.PageRequest(limit=query.limit, after_id=after)
+
+
+def _paged(
+    call: Call, resource: str, rows: Sequence[Row], row_id: Callable[[Row], int]
+) -> tuple[list[Row], str | None]:
+    limit = call.query.limit
+    if len(rows) <= limit:
+        return list(rows), None
+    kept = list(rows[:limit])
+    cursor = Cursors(call.runtime.settings.SECRET_KEY).encode(resource, row_id(kept[-1]))
+    return kept, cursor
+
+
+def _not_found(what: str, ident: int) -> ApiError:
+    return ApiError(404, "not_found", f"no {what} with id {ident}")
+
+
+# ---- shops -------------------------------------------------------------------------------------
+
+
+def _shop_out(shop: Shop) -> ShopOut:
+    return ShopOut.model_validate(shop, from_attributes=True)
+
+
+@operation(
+    "GET",
+    "/shops",
+    tag="shops",
+    summary="Shops this token may see",
+    response=ShopPage,
+    query=ListQuery,
+    errors=(403,),
+)
+def shops_list(call: Call) -> ShopPage:
+    scope = call.principal.scope(call.query.shop_id)
+    with call.runtime.db.transaction() as session:
+        rows = reads.list_shops(session, scope, _page_request(call, "shops"))
+        items, cursor = _paged(call, "shops", rows, lambda shop: shop.id)
+        return ShopPage(items=[_shop_out(s) for s in items], next_cursor=cursor)
+
+
+@operation(
+    "GET", "/shops/<int:shop_id>", tag="shops", summary="One shop", response=ShopOut, errors=(404,)
+)
+def shops_get(call: Call, shop_id: int) -> ShopOut:
+    with call.runtime.db.transaction() as session:
+        shop = session.get(Shop, shop_id)
+        if shop is None or not (call.principal.is_admin or call.principal.shop_id == shop_id):
+            raise _not_found("shop", shop_id)
+        return _shop_out(shop)
+
+
+# ---- variants ----------------------------------------------------------------------------------
+
+
+def _variant_out(row: reads.VariantRow) -> VariantOut:
+    v = row.variant
+    return VariantOut(
+        id=v.id,
+        shop_id=v.shop_id,
+        external_id=v.external_id,
+        product_external_id=row.product_external_id,
+        sku=v.sku,
+        title=v.title,
+        price=v.price,
+        available=row.available,
+        incoming=row.incoming,
+        inventory_policy=v.inventory_policy,  # type: ignore[arg-type]
+        lead_time_days=row.lead_time_days,
+    )
+
+
+@operation(
+    "GET",
+    "/variants",
+    tag="variants",
+    summary="Variants, optionally by SKU",
+    response=VariantPage,
+    query=VariantQuery,
+    errors=(403,),
+)
+def variants_list(call: Call) -> VariantPage:
+    scope = call.principal.scope(call.query.shop_id)
+    with call.runtime.db.transaction() as session:
+        rows = reads.list_variants(session, scope, _page_request(call, "variants"), call.query.sku)
+        items, cursor = _paged(call, "variants", rows, lambda row: row.variant.id)
+        return VariantPage(items=[_variant_out(r) for r in items], next_cursor=cursor)
+
+
+@operation(
+    "GET",
+    "/variants/<int:variant_id>",
+    tag="variants",
+    summary="One variant",
+    response=VariantOut,
+    query=ShopQuery,
+    errors=(403, 404),
+)
+def variants_get(call: Call, variant_id: int) -> VariantOut:
+    scope = call.principal.scope(call.query.shop_id)
+    with call.runtime.db.transaction() as session:
+        row = reads.get_variant(session, scope, variant_id)
+        if row is None:
+            raise _not_found("variant", variant_id)
+        return _variant_out(row)
+
+
+# ---- backorders --------------------------------------------------------------------------------
+
+
+def _backorder_out(row: reads.BackorderRow) -> BackorderOut:
+    b = row.backorder
+    return BackorderOut(
+        id=b.id,
+        shop_id=b.shop_id,
+        order_external_id=row.order_external_id,
+        order_name=row.order_name,
+        line_external_id=row.line_external_id,
+        variant_id=b.variant_id,
+        sku=row.sku,
+        quantity=b.quantity,
+        status=b.status,  # type: ignore[arg-type]
+        queue_position=row.queue_position,
+        priority=b.priority,
+        eta=b.eta,
+        eta_source=b.eta_source,
+        created_at=b.created_at,
+        eta_history=[
+            EtaHistoryOut(eta=h.eta, eta_source=h.eta_source, at=h.at) for h in b.eta_history
+        ],
+    )
+
+
+@operation(
+    "GET",
+    "/backorders",
+    tag="backorders",
+    summary="Backordered lines, filtered by status, SKU or order",
+    response=BackorderPage,
+    query=BackorderQuery,
+    errors=(403,),
+)
+def backorders_list(call: Call) -> BackorderPage:
+    q: BackorderQuery = call.query
+    scope = call.principal.scope(q.shop_id)
+    with call.runtime.db.transaction() as session:
+        rows = reads.list_backorders(
+            session,
+            scope,
+            _page_request(call, "backorders"),
+            status=q.status,
+            sku=q.sku,
+            order=q.order,
+        )
+        items, cursor = _paged(call, "backorders", rows, lambda row: row.backorder.id)
+        return BackorderPage(items=[_backorder_out(r) for r in items], next_cursor=cursor)
+
+
+@operation(
+    "GET",
+    "/backorders/<int:backorder_id>",
+    tag="backorders",
+    summary="One backordered line with its ETA history",
+    response=BackorderOut,
+    query=ShopQuery,
+    errors=(403, 404),
+)
+def backorders_get(call: Call, backorder_id: int) -> BackorderOut:
+    scope = call.principal.scope(call.query.shop_id)
+    with call.runtime.db.transaction() as session:
+        row = reads.get_backorder(session, scope, backorder_id)
+        if row is None:
+            raise _not_found("backorder", backorder_id)
+        return _backorder_out(row)
+
+
+# ---- incoming stock ----------------------------------------------------------------------------
+
+
+def _incoming_out(incoming: Any, sku: str) -> IncomingOut:
+    return IncomingOut(
+        id=incoming.id,
+        shop_id=incoming.shop_id,
+        variant_id=incoming.variant_id,
+        sku=sku,
+        quantity=incoming.quantity,
+        expected_on=incoming.expected_on,
+        reference=incoming.reference,
+        source=incoming.source,
+        received_at=incoming.received_at,
+        created_at=incoming.created_at,
+    )
+
+
+@operation(
+    "POST",
+    "/incoming",
+    tag="incoming",
+    summary="Record stock on its way (by SKU or variant id)",
+    response=IncomingOut,
+    body=IncomingIn,
+    status=201,
+    errors=(403, 404),
+)
+def incoming_create(call: Call) -> tuple[IncomingOut, dict[str, str]]:
+    body: IncomingIn = call.body
+    scope = call.principal.scope(body.shop_id)
+    with call.runtime.db.transaction() as session:
+        variant = find_variant(session, scope, variant_id=body.variant_id, sku=body.sku)
+        incoming = add_incoming(
+            session,
+            call.runtime.clock,
+            variant,
+            quantity=body.quantity,
+            expected_on=body.expected_on,
+            reference=body.reference,
+        )
+        out = _incoming_out(incoming, variant.sku)
+    return out, {"Location": url_for("api_v1.incoming_list", variant_id=out.variant_id)}
+
+
+@operation(
+    "GET",
+    "/incoming",
+    tag="incoming",
+    summary="Incoming stock, open by default",
+    response=IncomingPage,
+    query=IncomingQuery,
+    errors=(403,),
+)
+def incoming_list(call: Call) -> IncomingPage:
+    q: IncomingQuery = call.query
+    scope = call.principal.scope(q.shop_id)
+    with call.runtime.db.transaction() as session:
+        rows = reads.list_incoming(
+            session,
+            scope,
+            _page_request(call, "incoming"),
+            variant_id=q.variant_id,
+            sku=q.sku,
+            status=q.status,
+        )
+        items, cursor = _paged(call, "incoming", rows, lambda row: row.IncomingStock.id)
+        return IncomingPage(
+            items=[_incoming_out(r.IncomingStock, r.sku) for r in items], next_cursor=cursor
+        )
+
+
+# ---- notifications -----------------------------------------------------------------------------
+
+
+def mask_recipient(recipient: str) -> str:
+    """ "jane.doe@example.com" → "j***@e***.com": recognisable to support, useless to a scraper."""
+    local, at, domain = recipient.partition("@")
+    if not at:
+        return (recipient[:1] + "***") if recipient else ""
+    host, dot, tld = domain.rpartition(".")
+    if not dot:
+        host, tld = domain, ""
+    return f"{local[:1]}***@{host[:1]}***" + (f".{tld}" if tld else "")
+
+
+def _notification_out(n: Notification) -> NotificationOut:
+    return NotificationOut(
+        id=n.id,
+        kind=n.kind,
+        channel=n.channel,
+        recipient=mask_recipient(n.recipient),
+        status=n.status,  # type: ignore[arg-type]
+        created_at=n.created_at,
+        sent_at=n.sent_at,
+    )
+
+
+@operation(
+    "GET",
+    "/notifications",
+    tag="notifications",
+    summary="Messages to customers, optionally for one order",
+    response=NotificationPage,
+    query=NotificationQuery,
+    errors=(403,),
+)
+def notifications_list(call: Call) -> NotificationPage:
+    q: NotificationQuery = call.query
+    scope = call.principal.scope(q.shop_id)
+    with call.runtime.db.transaction() as session:
+        rows = reads.list_notifications(
+            session, scope, _page_request(call, "notifications"), order=q.order
+        )
+        items, cursor = _paged(call, "notifications", rows, lambda n: n.id)
+        return NotificationPage(items=[_notification_out(n) for n in items], next_cursor=cursor)

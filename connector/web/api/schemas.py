@@ -1,0 +1,196 @@
+"""The API's request and response shapes; field names are the public contract of PRODUCT.md."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Inputs refuse fields they do not know: a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class Page(BaseModel, Generic[Item]):
+    items: list[Item]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class ListQuery(Strict):
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
+    cursor: Annotated[str | None, Field(max_length=512)] = None
+    shop_id: Annotated[int | None, Field(ge=1, description="Admin token only: pick a shop.")] = None
+
+
+class ShopQuery(Strict):
+    shop_id: Annotated[int | None, Field(ge=1, description="Admin token only: pick a shop.")] = None
+
+
+# ---- shops -------------------------------------------------------------------------------------
+
+
+class ShopOut(BaseModel):
+    id: int
+    platform: Literal["shopify", "woocommerce"]
+    domain: str
+    name: str
+    status: Literal["active", "uninstalled"]
+    installed_at: datetime
+    timezone: str
+    currency: str
+
+
+# ---- variants ----------------------------------------------------------------------------------
+
+
+class VariantQuery(ListQuery):
+    sku: Annotated[str | None, Field(max_length=255)] = None
+
+
+class VariantOut(BaseModel):
+    id: int
+    shop_id: int
+    external_id: str
+    product_external_id: str
+    sku: str
+    title: str
+    price: Decimal
+    available: int = Field(description="Sum of available over the variant's locations.")
+    incoming: int = Field(description="Units on open incoming-stock records, not yet received.")
+    inventory_policy: Literal["deny", "continue"]
+    lead_time_days: int = Field(description="The variant's supplier lead time, else the shop's.")
+
+
+# ---- backorders --------------------------------------------------------------------------------
+
+BackorderStatus = Literal["waiting", "allocated", "ready", "fulfilled", "cancelled"]
+
+
+class BackorderQuery(ListQuery):
+    status: BackorderStatus | None = None
+    sku: Annotated[str | None, Field(max_length=255)] = None
+    order: Annotated[
+        str | None, Field(max_length=64, description="Order name (#1001) or platform id.")
+    ] = None
+
+
+class EtaHistoryOut(BaseModel):
+    eta: date | None
+    eta_source: str | None
+    at: datetime
+
+
+class BackorderOut(BaseModel):
+    id: int
+    shop_id: int
+    order_external_id: str
+    order_name: str
+    line_external_id: str
+    variant_id: int
+    sku: str
+    quantity: int = Field(description="The short quantity: what stock could not cover.")
+    status: BackorderStatus
+    queue_position: int | None = Field(description="1 is served first; null once out of the queue.")
+    priority: int
+    eta: date | None
+    eta_source: str | None
+    created_at: datetime
+    eta_history: list[EtaHistoryOut]
+
+
+# ---- incoming stock ----------------------------------------------------------------------------
+
+
+class IncomingIn(Strict):
+    sku: Annotated[str | None, Field(min_length=1, max_length=255)] = None
+    variant_id: Annotated[int | None, Field(ge=1)] = None
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)]
+    expected_on: date
+    reference: Annotated[str, Field(max_length=255)] = ""
+    shop_id: Annotated[int | None, Field(ge=1, description="Admin token only: pick a shop.")] = None
+
+    @model_validator(mode="after")
+    def _one_variant(self) -> IncomingIn:
+        if (self.sku is None) == (self.variant_id is None):
+            raise ValueError("give exactly one of sku and variant_id")
+        return self
+
+
+class IncomingQuery(ListQuery):
+    variant_id: Annotated[int | None, Field(ge=1)] = None
+    sku: Annotated[str | None, Field(max_length=255)] = None
+    status: Literal["open", "received", "all"] = "open"
+
+
+class IncomingOut(BaseModel):
+    id: int
+    shop_id: int
+    variant_id: int
+    sku: str
+    quantity: int
+    expected_on: date
+    reference: str
+    source: Literal["platform", "manual", "csv"]
+    received_at: datetime | None
+    created_at: datetime
+
+
+# ---- notifications -----------------------------------------------------------------------------
+
+
+class NotificationQuery(ListQuery):
+    order: Annotated[
+        str | None, Field(max_length=64, description="Order name (#1001) or platform id.")
+    ] = None
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    channel: str
+    recipient: str = Field(description="Masked: enough to recognise, not to harvest.")
+    status: Literal["pending", "sent", "failed", "suppressed"]
+    created_at: datetime
+    sent_at: datetime | None
+
+
+# Named subclasses give the OpenAPI document clean schema names.
+class ShopPage(Page[ShopOut]):
+    pass
+
+
+class VariantPage(Page[VariantOut]):
+    pass
+
+
+class BackorderPage(Page[BackorderOut]):
+    pass
+
+
+class IncomingPage(Page[IncomingOut]):
+    pass
+
+
+class NotificationPage(Page[NotificationOut]):
+    pass

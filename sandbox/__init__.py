@@ -1,0 +1,1 @@
+"""Emulated Shopify and WooCommerce stores; imports nothing of the client side."""

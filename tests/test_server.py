@@ -1,0 +1,98 @@
+"""The production server and the demo, run as an operator runs them: as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from connector.runtime import Runtime
+from tests.conftest import ENCRYPTION_KEY, SECRET_KEY
+from tests.shops import make_shop
+
+BACKORDER = str(Path(sys.executable).with_name("backorder"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+        try:
+            requests.get(url, timeout=0.5)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("server did not start within 20 s")
+
+
+@pytest.fixture
+def server(runtime: Runtime, tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": runtime.settings.DATABASE_URL,
+        "SECRET_KEY": SECRET_KEY,
+        "TOKEN_ENCRYPTION_KEY": ENCRYPTION_KEY,
+    }
+    env.pop("REDIS_URL", None)
+    process = subprocess.Popen(
+        [BACKORDER, "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{url}/healthz", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_answers_health_and_the_api(server: str, runtime: Runtime) -> None:
+    shop = make_shop(runtime)
+    assert requests.get(f"{server}/healthz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(f"{server}/readyz", timeout=5).status_code == 200
+    response = requests.get(f"{server}/api/v1/variants?sku=SHOE-43", headers=shop.auth, timeout=5)
+    assert response.status_code == 200
+    assert response.json()["items"][0]["available"] == 5
+    assert response.headers["Server"] == "backorder"  # waitress, not Flask's dev server
+
+
+def test_demo_once_prints_one_json_line(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY")
+    }
+    result = subprocess.run(
+        [BACKORDER, "demo", "--once"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True
+    assert summary["found"] == {"healthz": 200, "backorders": 200, "waiting_backorders": 4}
+    assert (tmp_path / ".demo" / "backorder.db").exists()

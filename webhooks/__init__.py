@@ -1,0 +1,1 @@
+"""Webhook intake: verify, record in the inbox, acknowledge, dispatch to the core."""
