@@ -255,3 +255,27 @@ def demo(once: bool, host: str, port: int) -> None:
 
     runtime = load_runtime(**demo_settings())
     run_demo(runtime, once=once, host=host, port=port, serve=serve_app)
+
+
+@main.command()
+@click.option("--shop", "shop_id", type=int, help="One shop; default every active shop.")
+@with_runtime
+def recompute(runtime: Runtime, shop_id: int | None) -> None:
+    """Re-plan every live backorder: what the daily tick does (late stock, lapsed lead times)."""
+    from sqlalchemy import select
+
+    from connector.commands import execute
+    from connector.models import Shop
+    from connector.services.backorders import recompute_shop
+
+    with runtime.db.transaction() as session:
+        shop_ids = (
+            [shop_id]
+            if shop_id
+            else list(
+                session.scalars(select(Shop.id).where(Shop.status == "active").order_by(Shop.id))
+            )
+        )
+    for one in shop_ids:
+        events = execute(runtime, lambda s, one=one: recompute_shop(s, runtime.clock, one))
+        click.echo(f"shop {one}: {len(events)} change(s)")

@@ -19,6 +19,8 @@ from connector.models.base import Timestamps
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Foreign keys (so removing a shop cascades), WAL so readers don't block the writer."""
+    # Let SQLAlchemy, not the driver, issue BEGIN: see _sqlite_begin.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -27,10 +29,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    """Take the write lock when the transaction starts, not at its first write.
+
+    Two commands that read a variant and then write it would otherwise both read, then one
+    fails with "database is locked" on upgrading its lock. Starting IMMEDIATE makes SQLite
+    serialise whole commands, which is what the engine's read-plan-write cycle needs.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from connector.bus import EventBus
 from connector.clock import Clock, SystemClock
 from connector.config import Settings
 from connector.db import Database
@@ -22,6 +23,7 @@ class Runtime:
     clock: Clock
     db: Database
     vault: CredentialVault = field(repr=False)
+    bus: EventBus = field(default_factory=EventBus)
 
     def check_queue(self) -> None:
         """Raise if the job queue cannot be reached; the in-process queue always can."""

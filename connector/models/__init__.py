@@ -3,6 +3,7 @@
 from connector.models.backorders import BACKORDER_STATUSES, OPEN_STATUSES, Backorder, EtaChange
 from connector.models.base import Base, UTCDateTime
 from connector.models.catalog import INVENTORY_POLICIES, InventoryLevel, Product, Variant
+from connector.models.events import DomainEvent
 from connector.models.inbox import WebhookEvent
 from connector.models.incoming import INCOMING_SOURCES, IncomingStock
 from connector.models.orders import Order, OrderLine
@@ -19,6 +20,7 @@ __all__ = [
     "ApiToken",
     "Backorder",
     "Base",
+    "DomainEvent",
     "EtaChange",
     "IncomingStock",
     "InventoryLevel",

@@ -49,9 +49,6 @@ class Backorder(ShopOwned, Timestamps, Base):
     ready_at: Mapped[datetime | None]
     fulfilled_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version}
 
     line: Mapped[OrderLine] = relationship()
     eta_history: Mapped[list[EtaChange]] = relationship(

@@ -58,6 +58,8 @@ class Variant(ShopOwned, Timestamps, Base):
     lead_time_days: Mapped[int | None]
     pack_size: Mapped[int | None]
     platform_updated_at: Mapped[datetime | None]
+    # Whether stock exceeded open demand at the last reconciliation: None until first seen.
+    in_stock: Mapped[bool | None]
 
     product: Mapped[Product] = relationship(back_populates="variants")
     levels: Mapped[list[InventoryLevel]] = relationship(

@@ -51,11 +51,17 @@ class OrderLine(ShopOwned, Timestamps, Base):
     variant_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("variants.id", ondelete="SET NULL")
     )
+    # Kept so a line for a variant not synced yet can be linked when it arrives.
+    variant_external_id: Mapped[str | None] = mapped_column(String(64))
     sku: Mapped[str] = mapped_column(String(255), default="")
     title: Mapped[str] = mapped_column(String(255), default="")
     quantity: Mapped[int]
     price: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
     fulfilled_quantity: Mapped[int] = mapped_column(default=0)
     refunded_quantity: Mapped[int] = mapped_column(default=0)
+    # Queue tier: merchant-set, or from the shop's expedited shipping methods. Higher first.
+    priority: Mapped[int] = mapped_column(default=0)
+    # Set when an order edit took the line away; the line then needs nothing.
+    removed_at: Mapped[datetime | None]
 
     order: Mapped[Order] = relationship(back_populates="lines")

@@ -40,6 +40,9 @@ class Shop(IdMixin, Timestamps, Base):
     eta_change_threshold_days: Mapped[int] = mapped_column(default=2)
     expedite_after_days: Mapped[int] = mapped_column(default=21)
     price_band_pct: Mapped[int] = mapped_column(default=25)
+    # Comma-separated words in a shipping method that put the order's lines in the priority
+    # tier (e.g. "express,overnight"). Empty: shipping method does not change the queue.
+    expedite_keywords: Mapped[str] = mapped_column(String(255), default="")
     service_level: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.950"))
 
 

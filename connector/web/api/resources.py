@@ -7,14 +7,17 @@ from typing import Any, TypeVar
 
 from flask import url_for
 
+from connector.commands import execute
 from connector.models import Notification, Shop
 from connector.services import reads
-from connector.services.incoming import add_incoming, find_variant
+from connector.services.backorders import Unset, change_backorder
+from connector.services.stock import add_incoming, find_variant
 from connector.web.api.pagination import Cursors
 from connector.web.api.routing import Call, operation
 from connector.web.api.schemas import (
     BackorderOut,
     BackorderPage,
+    BackorderPatch,
     BackorderQuery,
     EtaHistoryOut,
     IncomingIn,
@@ -219,6 +222,36 @@ def backorders_get(call: Call, backorder_id: int) -> BackorderOut:
         return _backorder_out(row)
 
 
+@operation(
+    "PATCH",
+    "/backorders/<int:backorder_id>",
+    tag="backorders",
+    summary="Set a manual ETA or the queue tier of one line; ETAs are recomputed at once",
+    response=BackorderOut,
+    body=BackorderPatch,
+    errors=(403, 404, 409),
+)
+def backorders_patch(call: Call, backorder_id: int) -> BackorderOut:
+    body: BackorderPatch = call.body
+    scope = call.principal.scope(body.shop_id)
+    given = body.model_fields_set
+    execute(
+        call.runtime,
+        lambda session: change_backorder(
+            session,
+            call.runtime.clock,
+            scope,
+            backorder_id,
+            manual_eta=body.eta if "eta" in given else Unset,
+            priority=body.priority if "priority" in given else Unset,
+        ),
+    )
+    with call.runtime.db.transaction() as session:
+        row = reads.get_backorder(session, scope, backorder_id)
+        assert row is not None  # change_backorder raised NotFound otherwise
+        return _backorder_out(row)
+
+
 # ---- incoming stock ----------------------------------------------------------------------------
 
 
@@ -250,7 +283,8 @@ def _incoming_out(incoming: Any, sku: str) -> IncomingOut:
 def incoming_create(call: Call) -> tuple[IncomingOut, dict[str, str]]:
     body: IncomingIn = call.body
     scope = call.principal.scope(body.shop_id)
-    with call.runtime.db.transaction() as session:
+
+    def create(session: Any) -> IncomingOut:
         variant = find_variant(session, scope, variant_id=body.variant_id, sku=body.sku)
         incoming = add_incoming(
             session,
@@ -260,7 +294,9 @@ def incoming_create(call: Call) -> tuple[IncomingOut, dict[str, str]]:
             expected_on=body.expected_on,
             reference=body.reference,
         )
-        out = _incoming_out(incoming, variant.sku)
+        return _incoming_out(incoming, variant.sku)
+
+    out = execute(call.runtime, create)
     return out, {"Location": url_for("api_v1.incoming_list", variant_id=out.variant_id)}
 
 

@@ -119,6 +119,24 @@ class BackorderOut(BaseModel):
     eta_history: list[EtaHistoryOut]
 
 
+class BackorderPatch(Strict):
+    eta: date | None = Field(
+        default=None,
+        description="A manual ETA (shop-local date, today or later); null clears it. It wins "
+        "over lead-time estimates until stock covers the line earlier.",
+    )
+    priority: Annotated[
+        int, Field(ge=0, le=9, description="Queue tier; higher is served first.")
+    ] = 0
+    shop_id: Annotated[int | None, Field(ge=1, description="Admin token only: pick a shop.")] = None
+
+    @model_validator(mode="after")
+    def _something(self) -> BackorderPatch:
+        if not {"eta", "priority"} & self.model_fields_set:
+            raise ValueError("give eta, priority or both")
+        return self
+
+
 # ---- incoming stock ----------------------------------------------------------------------------
 
 

@@ -1,0 +1,178 @@
+"""Planning a variant: which lines are short, which are ready, what each is promised.
+
+`plan` is the whole engine for one variant as a pure function: given the stock, the open lines
+with their previous backorder state, and the incoming stock, it returns the new state of every
+backorder and the events the change raises. Running it again on its own output changes nothing,
+which is what makes replays, duplicates and reconciliation syncs harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from connector.domain.eta import IN_STOCK, MANUAL, EtaPolicy, Incoming, Promise, walk
+from connector.domain.events import (
+    BackorderCancelled,
+    BackorderCreated,
+    BackorderFulfilled,
+    BackorderReady,
+    EtaChanged,
+    Event,
+    VariantBackInStock,
+    VariantOutOfStock,
+)
+from connector.domain.queue import Demand, cover, queue_key
+
+OPEN = ("waiting", "allocated", "ready")
+WAITING, ALLOCATED, READY, FULFILLED, CANCELLED = (
+    "waiting",
+    "allocated",
+    "ready",
+    "fulfilled",
+    "cancelled",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BackorderState:
+    quantity: int  # units of the line that have been short (the backordered quantity)
+    allocated: int  # of those, units now covered by stock
+    status: str
+    eta: date | None
+    eta_source: str | None
+    manual_eta: date | None = None
+    backorder_id: int | None = None
+    priority: int = 0  # the queue tier recorded with the backorder
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    demand: Demand
+    placed_on: date  # the order date in the shop's time zone, for lead-time anchoring
+    state: BackorderState | None = None
+    # Why the line needs nothing any more, when it doesn't: "cancelled", "refunded",
+    # "removed" or "fulfilled".
+    closed_because: str | None = None
+
+
+@dataclass(frozen=True)
+class VariantFacts:
+    variant_id: int
+    on_hand: int
+    lines: Sequence[Line]
+    incoming: Sequence[Incoming]
+    policy: EtaPolicy
+    split_shipments: bool
+    was_in_stock: bool | None = None
+
+
+@dataclass
+class Plan:
+    # line id → new state, for the lines whose backorder is new or changed
+    states: dict[int, BackorderState] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    in_stock: bool = False
+    queue: list[int] = field(default_factory=list)  # open line ids, in queue order
+
+
+def _promise(previous: BackorderState | None, walked: Promise, short: int) -> Promise:
+    if short == 0:
+        if previous and previous.status == READY and previous.eta is not None:
+            # A ready line keeps the date it was given; it does not drift with the calendar.
+            return Promise(previous.eta, previous.eta_source or IN_STOCK)
+        return walked
+    manual = previous.manual_eta if previous else None
+    if manual is None:
+        return walked
+    stock_is_earlier = not walked.source.startswith("lead_time") and walked.eta < manual
+    return walked if stock_is_earlier else Promise(manual, MANUAL)
+
+
+def _status(short: int, allocated: int, split_shipments: bool) -> str:
+    if short == 0:
+        return READY
+    if allocated > 0 and split_shipments:
+        return ALLOCATED
+    return WAITING
+
+
+def _open_line(line: Line, covered: int, walked: Promise, facts: VariantFacts, plan: Plan) -> None:
+    need = line.demand.need
+    short = need - covered
+    previous = line.state
+    row_id = previous.backorder_id if previous else None
+    if previous is None or previous.status not in OPEN:
+        if short == 0:
+            return  # in stock, never short (or no longer tracked): nothing to do
+        previous = None  # short again after it was closed: a new backorder on the same row
+    quantity = short if previous is None else min(max(previous.quantity, short), need)
+    allocated = quantity - short
+    promise = _promise(previous, walked, short)
+    state = BackorderState(
+        quantity=quantity,
+        allocated=allocated,
+        status=_status(short, allocated, facts.split_shipments),
+        eta=promise.eta,
+        eta_source=promise.source,
+        manual_eta=previous.manual_eta if previous else None,
+        backorder_id=row_id,
+        priority=line.demand.priority,
+    )
+    if state != previous:
+        plan.states[line.demand.line_id] = state
+    ids = (facts.variant_id, line.demand.line_id, state.backorder_id)
+    if previous is None:
+        plan.events.append(BackorderCreated(*ids, quantity, promise.eta, promise.source))
+        if state.status == READY:
+            plan.events.append(BackorderReady(*ids, quantity))
+        return
+    if (previous.eta, previous.eta_source) != (state.eta, state.eta_source):
+        plan.events.append(
+            EtaChanged(*ids, previous.eta, promise.eta, previous.eta_source, promise.source)
+        )
+    if state.status == READY and previous.status != READY:
+        plan.events.append(BackorderReady(*ids, quantity))
+
+
+def _closed_line(line: Line, facts: VariantFacts, plan: Plan) -> None:
+    previous = line.state
+    if previous is None or previous.status not in OPEN:
+        return
+    reason = line.closed_because or "cancelled"
+    status = FULFILLED if reason == "fulfilled" else CANCELLED
+    plan.states[line.demand.line_id] = replace(
+        previous, allocated=previous.allocated if status == FULFILLED else 0, status=status
+    )
+    ids = (facts.variant_id, line.demand.line_id, previous.backorder_id)
+    if status == FULFILLED:
+        plan.events.append(BackorderFulfilled(*ids))
+    else:
+        plan.events.append(BackorderCancelled(*ids, reason))
+
+
+def plan(facts: VariantFacts, today: date) -> Plan:
+    result = Plan()
+    open_lines = sorted(
+        (line for line in facts.lines if line.demand.need > 0),
+        key=lambda line: queue_key(line.demand),
+    )
+    covered = cover(facts.on_hand, [line.demand for line in open_lines])
+    shortfalls = [line.demand.need - c for line, c in zip(open_lines, covered, strict=True)]
+    promises = walk(
+        shortfalls, [line.placed_on for line in open_lines], facts.incoming, today, facts.policy
+    )
+    for line, got, promise in zip(open_lines, covered, promises, strict=True):
+        _open_line(line, got, promise, facts, result)
+    for line in facts.lines:
+        if line.demand.need <= 0:
+            _closed_line(line, facts, result)
+    result.queue = [line.demand.line_id for line in open_lines]
+    demand = sum(line.demand.need for line in open_lines)
+    result.in_stock = facts.on_hand > demand
+    if facts.was_in_stock is True and not result.in_stock:
+        result.events.append(VariantOutOfStock(facts.variant_id))
+    elif facts.was_in_stock is False and result.in_stock:
+        result.events.append(VariantBackInStock(facts.variant_id))
+    return result

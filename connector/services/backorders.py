@@ -1,0 +1,326 @@
+"""Applying the engine to the database: lock, load the facts, plan, write the difference.
+
+Every command that can change a variant's backorders (an order arriving or changing, a stock
+level, incoming stock, a merchant's manual ETA or priority, the daily tick) ends here, in the
+caller's transaction. Variants are locked in id order first, so two workers handling the same
+variant take turns and never hand out one unit twice (PostgreSQL: row locks, Saleor's way;
+SQLite: the write lock every transaction takes at BEGIN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from connector.clock import Clock, shop_today, shop_zone
+from connector.domain.allocation import OPEN, BackorderState, Line, Plan, VariantFacts, plan
+from connector.domain.eta import EtaPolicy, Incoming
+from connector.domain.events import BackorderEvent, Event
+from connector.domain.queue import Demand, order_key
+from connector.models import (
+    Backorder,
+    DomainEvent,
+    EtaChange,
+    IncomingStock,
+    InventoryLevel,
+    Order,
+    OrderLine,
+    Shop,
+    Variant,
+)
+from connector.services.errors import Conflict, Invalid, NotFound
+
+
+class Unset:
+    """Marks an argument that was not given (None means "clear")."""
+
+
+_NEED = OrderLine.quantity - OrderLine.fulfilled_quantity - OrderLine.refunded_quantity
+
+
+def lock_variants(session: Session, variant_ids: Iterable[int]) -> list[int]:
+    """Lock the variants' rows in a stable order; returns the ids that exist."""
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return []
+    statement = select(Variant.id).where(Variant.id.in_(ids)).order_by(Variant.id)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    return list(session.scalars(statement))
+
+
+def _line_rows(session: Session, variant_id: int) -> list[Any]:
+    """Open lines of the variant, and closed lines whose backorder is still open."""
+    return session.execute(
+        select(
+            OrderLine.id,
+            OrderLine.external_id,
+            OrderLine.priority,
+            _NEED.label("need"),
+            OrderLine.quantity,
+            OrderLine.fulfilled_quantity,
+            OrderLine.refunded_quantity,
+            OrderLine.removed_at,
+            Order.placed_at,
+            Order.external_id.label("order_external_id"),
+            Order.cancelled_at,
+            Backorder.id.label("backorder_id"),
+            Backorder.quantity.label("bo_quantity"),
+            Backorder.allocated_quantity,
+            Backorder.status,
+            Backorder.eta,
+            Backorder.eta_source,
+            Backorder.manual_eta,
+            Backorder.priority.label("bo_priority"),
+        )
+        .join(Order, Order.id == OrderLine.order_id)
+        .outerjoin(Backorder, Backorder.order_line_id == OrderLine.id)
+        .where(
+            OrderLine.variant_id == variant_id,
+            or_(
+                and_(OrderLine.removed_at.is_(None), Order.cancelled_at.is_(None), _NEED > 0),
+                Backorder.status.in_(OPEN),
+            ),
+        )
+    ).all()
+
+
+def _closed_because(row: Any) -> str | None:
+    if row.cancelled_at is not None:
+        return "cancelled"
+    if row.removed_at is not None:
+        return "removed"
+    if row.need > 0:
+        return None
+    if row.fulfilled_quantity >= row.quantity - row.refunded_quantity and row.fulfilled_quantity:
+        return "fulfilled"
+    return "refunded" if row.refunded_quantity else "removed"
+
+
+def _to_line(row: Any, zone: Any) -> Line:
+    closed = _closed_because(row)
+    state = None
+    if row.backorder_id is not None:
+        state = BackorderState(
+            quantity=row.bo_quantity,
+            allocated=row.allocated_quantity,
+            status=row.status,
+            eta=row.eta,
+            eta_source=row.eta_source,
+            manual_eta=row.manual_eta,
+            backorder_id=row.backorder_id,
+        )
+    return Line(
+        demand=Demand(
+            line_id=row.id,
+            need=0 if closed else row.need,
+            priority=row.priority,
+            placed_at=row.placed_at,
+            order_key=order_key(row.order_external_id),
+            line_key=row.external_id,
+        ),
+        placed_on=row.placed_at.astimezone(zone).date(),
+        state=state,
+        closed_because=closed,
+    )
+
+
+def load_facts(session: Session, variant: Variant, shop: Shop) -> VariantFacts:
+    zone = shop_zone(shop.timezone)
+    on_hand = session.scalar(
+        select(func.coalesce(func.sum(InventoryLevel.on_hand), 0)).where(
+            InventoryLevel.variant_id == variant.id
+        )
+    )
+    incoming = [
+        Incoming(quantity=r.quantity, expected_on=r.expected_on, reference=r.reference, id=r.id)
+        for r in session.execute(
+            select(
+                IncomingStock.id,
+                IncomingStock.quantity,
+                IncomingStock.expected_on,
+                IncomingStock.reference,
+            ).where(IncomingStock.variant_id == variant.id, IncomingStock.received_at.is_(None))
+        )
+    ]
+    lead = variant.lead_time_days if variant.lead_time_days is not None else shop.lead_time_days
+    return VariantFacts(
+        variant_id=variant.id,
+        on_hand=int(on_hand or 0),
+        lines=[_to_line(row, zone) for row in _line_rows(session, variant.id)],
+        incoming=incoming,
+        policy=EtaPolicy(
+            lead_time_days=lead, handling_days=shop.handling_days, grace_days=shop.late_grace_days
+        ),
+        split_shipments=shop.split_shipments,
+        was_in_stock=variant.in_stock,
+    )
+
+
+def _timestamps(
+    state: BackorderState, previous: BackorderState | None, now: datetime
+) -> dict[str, Any]:
+    if previous is not None and previous.status == state.status:
+        return {}
+    return {
+        "ready": {"ready_at": now},
+        "fulfilled": {"fulfilled_at": now},
+        "cancelled": {"cancelled_at": now},
+    }.get(state.status, {})
+
+
+def _write(
+    session: Session, facts: VariantFacts, result: Plan, shop: Shop, now: datetime
+) -> dict[int, int]:
+    """Persist the plan's changed states; returns line id → backorder id for the new rows."""
+    lines = {line.demand.line_id: line for line in facts.lines}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for line_id, state in result.states.items():
+        line = lines[line_id]
+        previous = line.state
+        values = {
+            "quantity": state.quantity,
+            "allocated_quantity": state.allocated,
+            "status": state.status,
+            "eta": state.eta,
+            "eta_source": state.eta_source,
+            "priority": line.demand.priority,
+            "updated_at": now,
+            **_timestamps(state, previous, now),
+        }
+        if state.backorder_id is None:
+            inserts.append(
+                {
+                    **values,
+                    "shop_id": shop.id,
+                    "order_line_id": line_id,
+                    "variant_id": facts.variant_id,
+                    "placed_at": line.demand.placed_at,
+                    "order_sort_key": line.demand.order_key,
+                    "first_promised_eta": state.eta,
+                    "created_at": now,
+                }
+            )
+        else:
+            updates.append({"id": state.backorder_id, **values})
+    new_ids: dict[int, int] = {}
+    if inserts:
+        returned = session.execute(
+            insert(Backorder).returning(Backorder.id, Backorder.order_line_id), inserts
+        )
+        new_ids = {line_id: backorder_id for backorder_id, line_id in returned}
+    if updates:
+        session.execute(update(Backorder), updates)
+    history = [
+        {
+            "shop_id": shop.id,
+            "backorder_id": state.backorder_id or new_ids[line_id],
+            "eta": state.eta,
+            "eta_source": state.eta_source,
+            "at": now,
+        }
+        for line_id, state in result.states.items()
+        if lines[line_id].state is None
+        or (lines[line_id].state.eta, lines[line_id].state.eta_source)  # type: ignore[union-attr]
+        != (state.eta, state.eta_source)
+    ]
+    if history:
+        session.execute(insert(EtaChange), history)
+    return new_ids
+
+
+def record_events(session: Session, shop_id: int, events: list[Event], now: datetime) -> None:
+    if events:
+        session.execute(
+            insert(DomainEvent),
+            [
+                {
+                    "shop_id": shop_id,
+                    "name": event.name,
+                    "payload": event.payload(),
+                    "occurred_at": now,
+                }
+                for event in events
+            ],
+        )
+
+
+def reconcile(session: Session, clock: Clock, variant_ids: Iterable[int]) -> list[Event]:
+    """Bring the backorders of these variants in line with the current facts."""
+    now = clock.now()
+    raised: list[Event] = []
+    for variant_id in lock_variants(session, variant_ids):
+        variant = session.get_one(Variant, variant_id)
+        shop = session.get_one(Shop, variant.shop_id)
+        facts = load_facts(session, variant, shop)
+        result = plan(facts, shop_today(clock, shop.timezone))
+        new_ids = _write(session, facts, result, shop, now)
+        events = [
+            replace(e, backorder_id=new_ids[e.line_id])
+            if isinstance(e, BackorderEvent) and e.backorder_id is None
+            else e
+            for e in result.events
+        ]
+        if variant.in_stock != result.in_stock:
+            variant.in_stock = result.in_stock
+        record_events(session, shop.id, events, now)
+        raised += events
+    return raised
+
+
+def _open_backorder(session: Session, shop_id: int | None, backorder_id: int) -> Backorder:
+    backorder = session.get(Backorder, backorder_id)
+    if backorder is None or (shop_id is not None and backorder.shop_id != shop_id):
+        raise NotFound(f"no backorder with id {backorder_id}")
+    return backorder
+
+
+def change_backorder(
+    session: Session,
+    clock: Clock,
+    shop_id: int | None,
+    backorder_id: int,
+    *,
+    manual_eta: date | type[Unset] | None = Unset,
+    priority: int | type[Unset] = Unset,
+) -> list[Event]:
+    """A merchant's manual ETA (None clears it) or queue tier for one line; re-plans at once."""
+    variant_id = _open_backorder(session, shop_id, backorder_id).variant_id
+    lock_variants(session, [variant_id])
+    backorder = _open_backorder(session, shop_id, backorder_id)
+    if backorder.status not in OPEN:
+        raise Conflict(f"backorder {backorder_id} is {backorder.status}; only open ones change")
+    shop = session.get_one(Shop, backorder.shop_id)
+    if manual_eta is not Unset:
+        today = shop_today(clock, shop.timezone)
+        if manual_eta is not None and manual_eta < today:  # type: ignore[operator]
+            raise Invalid(f"must be today ({today.isoformat()}, shop time) or later", field="eta")
+        backorder.manual_eta = manual_eta  # type: ignore[assignment]
+    if priority is not Unset:
+        session.get_one(OrderLine, backorder.order_line_id).priority = priority  # type: ignore[assignment]
+    session.flush()
+    return reconcile(session, clock, [variant_id])
+
+
+def recompute_shop(session: Session, clock: Clock, shop_id: int) -> list[Event]:
+    """The daily tick: dates move (late stock stops counting), so re-plan every live variant."""
+    variant_ids = set(
+        session.scalars(
+            select(Backorder.variant_id)
+            .where(Backorder.shop_id == shop_id, Backorder.status.in_(OPEN))
+            .distinct()
+        )
+    ) | set(
+        session.scalars(
+            select(IncomingStock.variant_id)
+            .where(IncomingStock.shop_id == shop_id, IncomingStock.received_at.is_(None))
+            .distinct()
+        )
+    )
+    return reconcile(session, clock, variant_ids)
