@@ -1,8 +1,8 @@
 """`backorder demo`: the product on a throw-away SQLite file with a realistic seeded shop.
 
-Until the sandbox stores exist, the demo seeds one Shopify-style outdoor shop directly: a
-catalogue with sizes and colours, stock, a purchase order on its way and a few customers
-waiting for what ran out.
+Until the sandbox stores exist, the demo seeds one Shopify-style outdoor shop: the catalogue
+directly, then stock levels, a purchase order and customers' orders through the same services the
+webhooks use, so every backorder, queue position and ETA the API shows is the engine's own.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,23 +19,17 @@ import click
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
+from adapters.base import StoreInventoryLevel, StoreOrder, StoreOrderLine
 from connector.clock import shop_today
 from connector.migrate import upgrade
-from connector.models import (
-    Backorder,
-    EtaChange,
-    IncomingStock,
-    InventoryLevel,
-    Notification,
-    Order,
-    OrderLine,
-    Product,
-    Shop,
-    Variant,
-)
+from connector.models import Product, Shop, Variant
 from connector.runtime import Runtime
+from connector.services.orders import ingest_order
 from connector.services.shops import add_shop
+from connector.services.stock import add_incoming, record_level
 from connector.services.tokens import create_token
+
+DEMO_DIR = Path(".demo")
 
 DEMO_DIR = Path(".demo")
 
@@ -86,19 +80,27 @@ CATALOGUE: list[
     ),
 ]
 
-# (order name, customer, e-mail, hours ago, priority, [(sku, ordered, short)])
-ORDERS: list[tuple[str, str, str, int, int, list[tuple[str, int, int]]]] = [
-    ("#1001", "Ada Lovelace", "ada@example.com", 50, 0, [("TR2-BLU-42", 2, 2)]),
+
+# (order name, customer, e-mail, hours ago, shipping, [(sku, ordered, short when placed)])
+ORDERS: list[tuple[str, str, str, int, str, list[tuple[str, int, int]]]] = [
+    ("#1001", "Ada Lovelace", "ada@example.com", 50, "Standard", [("TR2-BLU-42", 2, 2)]),
     (
         "#1002",
         "Grace Hopper",
         "grace@example.com",
         30,
-        0,
+        "Standard",
         [("TR2-BLU-42", 1, 1), ("SMS-3P-M", 2, 0)],
     ),
-    ("#1003", "Alan Turing", "alan@example.com", 20, 0, [("RRJ-M", 1, 1)]),
-    ("#1004", "Katherine Johnson", "katherine@example.com", 4, 1, [("TR2-BLU-42", 1, 1)]),
+    ("#1003", "Alan Turing", "alan@example.com", 20, "Standard", [("RRJ-M", 1, 1)]),
+    (
+        "#1004",
+        "Katherine Johnson",
+        "katherine@example.com",
+        4,
+        "UPS Express",
+        [("TR2-BLU-42", 1, 1)],
+    ),
 ]
 
 
@@ -114,19 +116,7 @@ def demo_settings() -> dict[str, Any]:
     }
 
 
-def seed(session: Session, runtime: Runtime) -> Shop:
-    now = runtime.clock.now()
-    shop = add_shop(
-        session,
-        runtime.clock,
-        runtime.vault,
-        platform="shopify",
-        domain="northwind-trail.myshopify.com",
-        name="Northwind Trail Co.",
-        credentials={"access_token": "shpat_" + secrets.token_hex(16)},
-        timezone="America/Chicago",
-    )
-    shop.currency = "USD"
+def _catalogue(session: Session, shop: Shop) -> dict[str, Variant]:
     variants: dict[str, Variant] = {}
     for p_index, (title, ptype, vendor, tags, rows) in enumerate(CATALOGUE, start=1):
         product = Product(
@@ -141,7 +131,7 @@ def seed(session: Session, runtime: Runtime) -> Shop:
         )
         session.add(product)
         session.flush()
-        for sku, options, price, available, policy in rows:
+        for sku, options, price, _available, policy in rows:
             variant = Variant(
                 shop_id=shop.id,
                 product_id=product.id,
@@ -155,116 +145,84 @@ def seed(session: Session, runtime: Runtime) -> Shop:
             )
             session.add(variant)
             session.flush()
-            session.add(
-                InventoryLevel(
-                    shop_id=shop.id,
-                    variant_id=variant.id,
+            variants[sku] = variant
+    return variants
+
+
+def seed(session: Session, runtime: Runtime) -> Shop:
+    clock = runtime.clock
+    now = clock.now()
+    shop = add_shop(
+        session,
+        clock,
+        runtime.vault,
+        platform="shopify",
+        domain="northwind-trail.myshopify.com",
+        name="Northwind Trail Co.",
+        credentials={"access_token": "shpat_" + secrets.token_hex(16)},
+        timezone="America/Chicago",
+    )
+    shop.expedite_keywords = "express,overnight"
+    variants = _catalogue(session, shop)
+    # On-hand counts units not yet shipped, so it includes what the orders below take.
+    taken: dict[str, int] = {}
+    for *_, lines in ORDERS:
+        for sku, quantity, short in lines:
+            taken[sku] = taken.get(sku, 0) + quantity - short
+    for *_, rows in CATALOGUE:
+        for sku, _options, _price, available, _policy in rows:
+            record_level(
+                session,
+                clock,
+                shop,
+                StoreInventoryLevel(
+                    variant_external_id=variants[sku].external_id,
                     location_external_id="1",
                     location_name="Main warehouse",
-                    on_hand=available,
+                    on_hand=available + taken.get(sku, 0),
                     available=available,
-                )
+                    updated_at=now - timedelta(days=3),
+                ),
             )
-            variants[sku] = variant
-
-    today = shop_today(runtime.clock, shop.timezone)
-    purchase = IncomingStock(
-        shop_id=shop.id,
-        variant_id=variants["TR2-BLU-42"].id,
-        quantity=6,
-        expected_on=today + timedelta(days=9),
+    add_incoming(
+        session,
+        clock,
+        variants["TR2-BLU-42"],
+        quantity=3,
+        expected_on=shop_today(clock, shop.timezone) + timedelta(days=9),
         reference="PO-1042",
-        source="manual",
     )
-    session.add(purchase)
-
-    for o_index, (name, customer, email, hours, priority, lines) in enumerate(ORDERS, start=1):
+    for index, (name, customer, email, hours, shipping, lines) in enumerate(ORDERS, start=1):
         placed = now - timedelta(hours=hours)
-        order = Order(
-            shop_id=shop.id,
-            external_id=str(5_000_000_000 + o_index),
-            name=name,
-            customer_name=customer,
-            customer_email=email,
-            placed_at=placed,
-            financial_status="paid",
-            fulfillment_status="unfulfilled",
-            shipping_method="Express" if priority else "Standard",
+        order_id = str(5_000_000_000 + index)
+        ingest_order(
+            session,
+            clock,
+            shop,
+            StoreOrder(
+                external_id=order_id,
+                name=name,
+                placed_at=placed,
+                updated_at=placed,
+                customer_name=customer,
+                customer_email=email,
+                financial_status="paid",
+                fulfillment_status="unfulfilled",
+                shipping_method=shipping,
+                lines=tuple(
+                    StoreOrderLine(
+                        external_id=f"{order_id}{n}",
+                        variant_external_id=variants[sku].external_id,
+                        sku=sku,
+                        title=variants[sku].title,
+                        quantity=quantity,
+                        price=variants[sku].price,
+                    )
+                    for n, (sku, quantity, _short) in enumerate(lines, start=1)
+                ),
+            ),
         )
-        session.add(order)
-        session.flush()
-        for l_index, (sku, ordered, short) in enumerate(lines, start=1):
-            variant = variants[sku]
-            line = OrderLine(
-                shop_id=shop.id,
-                order_id=order.id,
-                external_id=f"{order.external_id}{l_index}",
-                variant_id=variant.id,
-                sku=sku,
-                title=variant.title,
-                quantity=ordered,
-                price=variant.price,
-            )
-            session.add(line)
-            session.flush()
-            if short:
-                _seed_backorder(session, shop, order, line, short, priority, purchase, today, now)
     return shop
-
-
-def _seed_backorder(
-    session: Session,
-    shop: Shop,
-    order: Order,
-    line: OrderLine,
-    short: int,
-    priority: int,
-    purchase: IncomingStock,
-    today: Any,
-    now: datetime,
-) -> None:
-    if line.variant_id == purchase.variant_id:
-        eta, source = purchase.expected_on, f"incoming:{purchase.reference}"
-    else:
-        eta, source = today + timedelta(days=21), "lead_time"
-    eta += timedelta(days=shop.handling_days)
-    backorder = Backorder(
-        shop_id=shop.id,
-        order_line_id=line.id,
-        variant_id=line.variant_id,
-        quantity=short,
-        status="waiting",
-        priority=priority,
-        placed_at=order.placed_at,
-        order_sort_key=order.external_id.zfill(20),
-        eta=eta,
-        eta_source=source,
-        first_promised_eta=eta,
-    )
-    session.add(backorder)
-    session.flush()
-    session.add(
-        EtaChange(
-            shop_id=shop.id,
-            backorder_id=backorder.id,
-            eta=eta,
-            eta_source=source,
-            at=order.placed_at,
-        )
-    )
-    session.add(
-        Notification(
-            shop_id=shop.id,
-            order_id=order.id,
-            backorder_id=backorder.id,
-            kind="backorder_placed",
-            channel="email",
-            recipient=order.customer_email or "",
-            status="sent",
-            dedupe_key=f"line:{line.id}:backorder_placed:1",
-            sent_at=order.placed_at,
-        )
-    )
 
 
 def _check_api(runtime: Runtime, token: str) -> dict[str, Any]:
@@ -274,10 +232,18 @@ def _check_api(runtime: Runtime, token: str) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {token}"}
     health = client.get("/healthz")
     backorders = client.get("/api/v1/backorders?status=waiting", headers=auth)
+    items = backorders.get_json()["items"]
     return {
         "healthz": health.status_code,
         "backorders": backorders.status_code,
-        "waiting_backorders": len(backorders.get_json()["items"]),
+        "waiting_backorders": len(items),
+        "queue": [
+            {
+                key: row[key]
+                for key in ("order_name", "sku", "quantity", "queue_position", "eta", "eta_source")
+            }
+            for row in sorted(items, key=lambda r: (r["sku"], r["queue_position"]))
+        ],
     }
 
 
@@ -294,13 +260,14 @@ def run_demo(
         shop = seed(session, runtime)
         token = create_token(session, shop.id, "demo")
         shop_id, domain = shop.id, shop.domain
+    runtime.bus.dispatch_pending(runtime.db)
     if once:
         found = _check_api(runtime, token)
         ok = found["healthz"] == 200 and found["backorders"] == 200
         click.echo(
             json.dumps(
                 {
-                    "scenario": "seeded demo shop",
+                    "scenario": "seeded demo shop: stock, a purchase order, four orders",
                     "shop_id": shop_id,
                     "shop": domain,
                     "variants": sum(len(rows) for *_, rows in CATALOGUE),

@@ -94,5 +94,10 @@ def test_demo_once_prints_one_json_line(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["ok"] is True
-    assert summary["found"] == {"healthz": 200, "backorders": 200, "waiting_backorders": 4}
+    found = summary["found"]
+    assert (found["healthz"], found["backorders"], found["waiting_backorders"]) == (200, 200, 4)
+    shoes = [row for row in found["queue"] if row["sku"] == "TR2-BLU-42"]
+    # The express order goes first; the purchase order covers it and the oldest order.
+    assert [row["order_name"] for row in shoes] == ["#1004", "#1001", "#1002"]
+    assert [row["eta_source"] for row in shoes] == ["incoming:PO-1042"] * 2 + ["lead_time"]
     assert (tmp_path / ".demo" / "backorder.db").exists()
