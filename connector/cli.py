@@ -71,24 +71,38 @@ def _ensure_schema(runtime: Runtime) -> None:
     _fail("the database is not at the latest migration: run `backorder db upgrade` first")
 
 
-def serve_app(runtime: Runtime, host: str, port: int, threads: int) -> None:
+def serve_app(runtime: Runtime, host: str, port: int, threads: int, scheduler: bool = True) -> None:
     import waitress
 
+    from connector import scheduler as periodic
     from connector.web import create_app
 
     _ensure_schema(runtime)
+    background = periodic.start(runtime) if scheduler else None
     click.echo(f"serving on http://{host}:{port}", err=True)
-    waitress.serve(create_app(runtime), host=host, port=port, threads=threads, ident="backorder")
+    try:
+        waitress.serve(
+            create_app(runtime), host=host, port=port, threads=threads, ident="backorder"
+        )
+    finally:
+        if background is not None:
+            background.shutdown(wait=False)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 128))
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Run the periodic jobs in this process; at scale, exactly one process should.",
+)
 @with_runtime
-def serve(runtime: Runtime, host: str, port: int, threads: int) -> None:
+def serve(runtime: Runtime, host: str, port: int, threads: int, scheduler: bool) -> None:
     """Serve the web app and API with waitress (production WSGI server)."""
-    serve_app(runtime, host, port, threads)
+    serve_app(runtime, host, port, threads, scheduler)
 
 
 # ---- db ----------------------------------------------------------------------------------------
@@ -261,21 +275,13 @@ def demo(once: bool, host: str, port: int) -> None:
 @click.option("--shop", "shop_id", type=int, help="One shop; default every active shop.")
 @with_runtime
 def recompute(runtime: Runtime, shop_id: int | None) -> None:
-    """Re-plan every live backorder: what the daily tick does (late stock, lapsed lead times)."""
-    from sqlalchemy import select
-
+    """Re-plan every live backorder now: what the scheduler does every hour."""
     from connector.commands import execute
-    from connector.models import Shop
+    from connector.scheduler import recompute_all
     from connector.services.backorders import recompute_shop
 
-    with runtime.db.transaction() as session:
-        shop_ids = (
-            [shop_id]
-            if shop_id
-            else list(
-                session.scalars(select(Shop.id).where(Shop.status == "active").order_by(Shop.id))
-            )
-        )
-    for one in shop_ids:
-        events = execute(runtime, lambda s, one=one: recompute_shop(s, runtime.clock, one))
-        click.echo(f"shop {one}: {len(events)} change(s)")
+    if shop_id is None:
+        click.echo(f"{recompute_all(runtime)} change(s)")
+        return
+    events = execute(runtime, lambda s: recompute_shop(s, runtime.clock, shop_id))
+    click.echo(f"shop {shop_id}: {len(events)} change(s)")

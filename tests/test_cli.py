@@ -164,3 +164,34 @@ def test_keys_rotate_reencrypts(cli, runtime) -> None:  # type: ignore[no-untype
     with runtime.db.transaction() as session:
         row = session.get_one(Shop, shop.shop_id)
         assert shop_credentials(CredentialVault([new_key]), row)["access_token"]
+
+
+def test_recompute_replans_what_changed_behind_the_engines_back(cli, runtime) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from connector.models import IncomingStock
+    from tests.engine_helpers import backorders, hours, ingest, snapshot
+    from tests.shops import make_shop
+
+    shop = make_shop(runtime)
+    now = runtime.clock.now()
+    ingest(
+        runtime,
+        shop.shop_id,
+        snapshot("1001", [("v1", 1)], placed_at=now - hours(1), updated_at=now - hours(1)),
+    )
+    with runtime.db.transaction() as session:  # written directly: no re-plan ran
+        session.add(
+            IncomingStock(
+                shop_id=shop.shop_id,
+                variant_id=shop.variants["SHOE-42"],
+                quantity=1,
+                expected_on=date(2027, 1, 4),
+                reference="PO-1",
+            )
+        )
+    assert backorders(runtime)["1001-v1"]["eta_source"] == "lead_time"
+    result = cli("recompute", "--shop", str(shop.shop_id))
+    assert result.output.strip() == f"shop {shop.shop_id}: 1 change(s)"
+    assert backorders(runtime)["1001-v1"]["eta_source"] == "incoming:PO-1"
+    assert cli("recompute").output.strip() == "0 change(s)"

@@ -332,3 +332,34 @@ def test_a_failed_command_leaves_no_events_and_no_rows(runtime: Runtime, shop: S
     assert backorders(runtime) == {} and events(runtime) == []
     ingest(runtime, shop.shop_id, _order(runtime, "1001", "v1", 1, 3))  # the job runs again
     assert len(backorders(runtime)) == 1
+
+
+def test_the_scheduler_revises_lapsed_promises_every_hour(
+    runtime: Runtime, shop: ShopFixture
+) -> None:
+    from connector import scheduler
+
+    ingest(runtime, shop.shop_id, _order(runtime, "1001", "v1", 1, 3))
+    with runtime.db.transaction() as session:
+        variant = session.get_one(Variant, shop.variants["SHOE-42"])
+    execute(
+        runtime,
+        lambda s: add_incoming(
+            s,
+            runtime.clock,
+            s.merge(variant),
+            quantity=1,
+            expected_on=date(2026, 11, 27),
+            reference="PO-3",
+        ),
+    )
+    runtime.clock.advance(timedelta(days=5))
+    assert scheduler.recompute_all(runtime) > 0
+    assert backorders(runtime)["1001-v1"]["eta_source"] == "lead_time"
+    assert scheduler.recompute_all(runtime) == 0  # nothing more to revise
+    background = scheduler.start(runtime)
+    try:
+        job = background.get_job("recompute")
+        assert job.trigger.interval == timedelta(hours=1)
+    finally:
+        background.shutdown(wait=True)

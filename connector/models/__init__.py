@@ -1,6 +1,6 @@
 """The common model: every table of the product, each row owned by one shop."""
 
-from connector.models.backorders import BACKORDER_STATUSES, OPEN_STATUSES, Backorder, EtaChange
+from connector.models.backorders import BACKORDER_STATUSES, QUEUED_STATUSES, Backorder, EtaChange
 from connector.models.base import Base, UTCDateTime
 from connector.models.catalog import INVENTORY_POLICIES, InventoryLevel, Product, Variant
 from connector.models.events import DomainEvent
@@ -15,8 +15,8 @@ __all__ = [
     "BACKORDER_STATUSES",
     "INCOMING_SOURCES",
     "INVENTORY_POLICIES",
-    "OPEN_STATUSES",
     "PLATFORMS",
+    "QUEUED_STATUSES",
     "ApiToken",
     "Backorder",
     "Base",

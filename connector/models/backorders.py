@@ -11,7 +11,8 @@ from connector.models.base import Base, Id, ShopOwned, Timestamps
 from connector.models.orders import OrderLine
 
 BACKORDER_STATUSES = ("waiting", "allocated", "ready", "fulfilled", "cancelled")
-OPEN_STATUSES = ("waiting", "allocated")
+# Lines still waiting for stock: the ones with a place in the queue.
+QUEUED_STATUSES = ("waiting", "allocated")
 
 
 class Backorder(ShopOwned, Timestamps, Base):

@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from connector.models import (
-    OPEN_STATUSES,
+    QUEUED_STATUSES,
     Backorder,
     IncomingStock,
     InventoryLevel,
@@ -146,7 +146,7 @@ def _queue_positions(session: Session, variant_ids: set[int]) -> dict[int, int]:
     position = func.row_number().over(partition_by=Backorder.variant_id, order_by=queue_order())
     rows = session.execute(
         select(Backorder.id, position).where(
-            Backorder.variant_id.in_(variant_ids), Backorder.status.in_(OPEN_STATUSES)
+            Backorder.variant_id.in_(variant_ids), Backorder.status.in_(QUEUED_STATUSES)
         )
     ).all()
     return {backorder_id: int(rank) for backorder_id, rank in rows}
@@ -172,7 +172,7 @@ def _backorder_rows(session: Session, statement: Select[Any]) -> list[BackorderR
     rows = session.execute(statement).all()
     positions = _queue_positions(
         session,
-        {row.Backorder.variant_id for row in rows if row.Backorder.status in OPEN_STATUSES},
+        {row.Backorder.variant_id for row in rows if row.Backorder.status in QUEUED_STATUSES},
     )
     return [
         BackorderRow(
