@@ -363,3 +363,20 @@ def test_the_scheduler_revises_lapsed_promises_every_hour(
         assert job.trigger.interval == timedelta(hours=1)
     finally:
         background.shutdown(wait=True)
+
+
+def test_replanning_a_prioritised_line_writes_nothing(runtime: Runtime, shop: ShopFixture) -> None:
+    from connector.models import Backorder
+    from connector.services.backorders import reconcile
+
+    ingest(runtime, shop.shop_id, _order(runtime, "1001", "v1", 1, 3))
+    row = backorders(runtime)["1001-v1"]
+    execute(
+        runtime, lambda s: change_backorder(s, runtime.clock, shop.shop_id, row["id"], priority=2)
+    )
+    with runtime.db.transaction() as session:
+        stamped = session.get_one(Backorder, row["id"]).updated_at
+    runtime.clock.advance(timedelta(minutes=5))
+    assert execute(runtime, lambda s: reconcile(s, runtime.clock, [shop.variants["SHOE-42"]])) == []
+    with runtime.db.transaction() as session:
+        assert session.get_one(Backorder, row["id"]).updated_at == stamped

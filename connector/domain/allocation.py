@@ -109,31 +109,41 @@ def _open_line(line: Line, covered: int, walked: Promise, facts: VariantFacts, p
         previous = None  # short again after it was closed: a new backorder on the same row
     quantity = short if previous is None else min(max(previous.quantity, short), need)
     allocated = quantity - short
-    promise = _promise(previous, walked, short)
+    eta, source = _promise(previous, walked, short)
+    status = _status(short, allocated, facts.split_shipments)
+    priority = line.demand.priority
+    if (
+        previous is not None
+        and previous.eta == eta
+        and previous.eta_source == source
+        and previous.status == status
+        and previous.quantity == quantity
+        and previous.allocated == allocated
+        and previous.priority == priority
+    ):
+        return  # the common case on a daily tick: nothing changed, build nothing
     state = BackorderState(
         quantity=quantity,
         allocated=allocated,
-        status=_status(short, allocated, facts.split_shipments),
-        eta=promise.eta,
-        eta_source=promise.source,
+        status=status,
+        eta=eta,
+        eta_source=source,
         manual_eta=previous.manual_eta if previous else None,
         backorder_id=row_id,
-        priority=line.demand.priority,
+        priority=priority,
     )
-    if state != previous:
-        plan.states[line.demand.line_id] = state
-    ids = (facts.variant_id, line.demand.line_id, state.backorder_id)
+    plan.states[line.demand.line_id] = state
+    ids = (facts.variant_id, line.demand.line_id, row_id)
     if previous is None:
-        plan.events.append(BackorderCreated(*ids, quantity, promise.eta, promise.source))
-        if state.status == READY:
+        plan.events.append(BackorderCreated(*ids, quantity, eta, source))
+        if status == READY:
             plan.events.append(BackorderReady(*ids, quantity))
         return
-    if (previous.eta, previous.eta_source) != (state.eta, state.eta_source):
-        plan.events.append(
-            EtaChanged(*ids, previous.eta, promise.eta, previous.eta_source, promise.source)
-        )
-    if state.status == READY and previous.status != READY:
+    if status == READY and previous.status != READY:
+        # Ready says it all: the customer hears "on its way", not also "the date moved".
         plan.events.append(BackorderReady(*ids, quantity))
+    elif previous.eta != eta or previous.eta_source != source:
+        plan.events.append(EtaChanged(*ids, previous.eta, eta, previous.eta_source, source))
 
 
 def _closed_line(line: Line, facts: VariantFacts, plan: Plan) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 IN_STOCK = "in_stock"
 LEAD_TIME = "lead_time"
@@ -36,8 +37,9 @@ class EtaPolicy:
     grace_days: int
 
 
-@dataclass(frozen=True, slots=True)
-class Promise:
+class Promise(NamedTuple):
+    """A tuple, not a dataclass: the walk makes one per line, a million at a time."""
+
     eta: date
     source: str
 
@@ -85,10 +87,12 @@ def walk(
     index = 0
     left = supplies[0].quantity if supplies else 0
     latest = today
+    in_stock = Promise(today + handling, IN_STOCK)
+    lead_dates: dict[date, date] = {}  # lines share few order dates
     promises: list[Promise] = []
     for short, placed in zip(shortfalls, placed_on, strict=True):
         if short <= 0:
-            promises.append(Promise(today + handling, IN_STOCK))
+            promises.append(in_stock)
             continue
         need = short
         last: Incoming | None = None
@@ -105,6 +109,8 @@ def walk(
         if need == 0 and last is not None:
             promises.append(Promise(last.expected_on + handling, last.source))
         else:
-            arrival = lead_time_date(placed, today, policy.lead_time_days)
+            arrival = lead_dates.get(placed)
+            if arrival is None:
+                arrival = lead_dates[placed] = lead_time_date(placed, today, policy.lead_time_days)
             promises.append(Promise(max(arrival, latest) + handling, LEAD_TIME))
     return promises

@@ -6,7 +6,7 @@ line (always known) and the backorder (filled in by the service once the row has
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
@@ -18,10 +18,12 @@ class Event:
         return type(self).__name__
 
     def payload(self) -> dict[str, Any]:
-        return {
-            key: value.isoformat() if isinstance(value, date) else value
-            for key, value in asdict(self).items()
-        }
+        """JSON-ready fields; shallow on purpose (events hold only scalars and dates)."""
+        values = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            values[item.name] = value.isoformat() if isinstance(value, date) else value
+        return values
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from connector.models import Base, UTCDateTime
+from connector.models.base import FastDate
 
 config = context.config
 target_metadata = Base.metadata
@@ -15,6 +16,8 @@ def _render_item(kind: str, obj: object, autogen_context: object) -> str | bool:
     """Write our UTC type as a plain DateTime so migrations never import model code."""
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(obj, FastDate):
+        return "sa.Date()"
     return False
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, TypeDecorator
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Stable constraint names so Alembic's autogenerate and both databases agree.
@@ -41,10 +41,42 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """On SQLite, parse the stored text with the C `fromisoformat`, not a regex.
+
+        The engine reads ten thousand queue rows at a time; SQLAlchemy's generic SQLite
+        parser is the largest single cost of that read. The stored format is unchanged.
+        """
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+        return process
+
+
+class FastDate(TypeDecorator[date]):
+    """A calendar date (ETAs, expected dates), parsed fast on SQLite like UTCDateTime."""
+
+    impl = Date()
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | None) -> date | None:
+            return None if value is None else date.fromisoformat(value)
+
+        return process
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, int: Integer}
+    type_annotation_map = {datetime: UTCDateTime, date: FastDate, int: Integer}
 
 
 class IdMixin:

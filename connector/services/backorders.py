@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from connector.clock import Clock, shop_today, shop_zone
@@ -33,6 +33,7 @@ from connector.models import (
     Shop,
     Variant,
 )
+from connector.models.base import UTCDateTime
 from connector.services.errors import Conflict, Invalid, NotFound
 
 
@@ -40,6 +41,8 @@ class Unset:
     """Marks an argument that was not given (None means "clear")."""
 
 
+_BACKORDERS = Backorder.__table__
+_CHUNK = 5000  # ids per IN (...): well under every database's bound-parameter limit
 _NEED = OrderLine.quantity - OrderLine.fulfilled_quantity - OrderLine.refunded_quantity
 
 
@@ -54,6 +57,23 @@ def lock_variants(session: Session, variant_ids: Iterable[int]) -> list[int]:
     return list(session.scalars(statement))
 
 
+# Why a line needs nothing any more, worked out by the database: NULL while it is open.
+_CLOSED_BECAUSE = case(
+    (Order.cancelled_at.is_not(None), literal("cancelled")),
+    (OrderLine.removed_at.is_not(None), literal("removed")),
+    (_NEED > 0, null()),
+    (
+        and_(
+            OrderLine.fulfilled_quantity > 0,
+            OrderLine.fulfilled_quantity >= OrderLine.quantity - OrderLine.refunded_quantity,
+        ),
+        literal("fulfilled"),
+    ),
+    (OrderLine.refunded_quantity > 0, literal("refunded")),
+    else_=literal("removed"),
+)
+
+
 def _line_rows(session: Session, variant_id: int) -> list[Any]:
     """Open lines of the variant, and closed lines whose backorder is still open."""
     return session.execute(
@@ -61,22 +81,18 @@ def _line_rows(session: Session, variant_id: int) -> list[Any]:
             OrderLine.id,
             OrderLine.external_id,
             OrderLine.priority,
-            _NEED.label("need"),
-            OrderLine.quantity,
-            OrderLine.fulfilled_quantity,
-            OrderLine.refunded_quantity,
-            OrderLine.removed_at,
+            _NEED,
+            _CLOSED_BECAUSE,
             Order.placed_at,
-            Order.external_id.label("order_external_id"),
-            Order.cancelled_at,
-            Backorder.id.label("backorder_id"),
-            Backorder.quantity.label("bo_quantity"),
+            Order.external_id,
+            Backorder.id,
+            Backorder.quantity,
             Backorder.allocated_quantity,
             Backorder.status,
             Backorder.eta,
             Backorder.eta_source,
             Backorder.manual_eta,
-            Backorder.priority.label("bo_priority"),
+            Backorder.priority,
         )
         .join(Order, Order.id == OrderLine.order_id)
         .outerjoin(Backorder, Backorder.order_line_id == OrderLine.id)
@@ -90,43 +106,35 @@ def _line_rows(session: Session, variant_id: int) -> list[Any]:
     ).all()
 
 
-def _closed_because(row: Any) -> str | None:
-    if row.cancelled_at is not None:
-        return "cancelled"
-    if row.removed_at is not None:
-        return "removed"
-    if row.need > 0:
-        return None
-    if row.fulfilled_quantity >= row.quantity - row.refunded_quantity and row.fulfilled_quantity:
-        return "fulfilled"
-    return "refunded" if row.refunded_quantity else "removed"
-
-
 def _to_line(row: Any, zone: Any) -> Line:
-    closed = _closed_because(row)
+    # Positional unpacking: this runs once per line of a variant, ten thousand at a time.
+    (
+        line_id,
+        line_key,
+        priority,
+        need,
+        closed,
+        placed_at,
+        order_id,
+        backorder_id,
+        quantity,
+        allocated,
+        status,
+        eta,
+        source,
+        manual,
+        recorded_priority,
+    ) = row
     state = None
-    if row.backorder_id is not None:
+    if backorder_id is not None:
         state = BackorderState(
-            quantity=row.bo_quantity,
-            allocated=row.allocated_quantity,
-            status=row.status,
-            eta=row.eta,
-            eta_source=row.eta_source,
-            manual_eta=row.manual_eta,
-            backorder_id=row.backorder_id,
+            quantity, allocated, status, eta, source, manual, backorder_id, recorded_priority
         )
     return Line(
-        demand=Demand(
-            line_id=row.id,
-            need=0 if closed else row.need,
-            priority=row.priority,
-            placed_at=row.placed_at,
-            order_key=order_key(row.order_external_id),
-            line_key=row.external_id,
-        ),
-        placed_on=row.placed_at.astimezone(zone).date(),
-        state=state,
-        closed_because=closed,
+        Demand(line_id, 0 if closed else need, priority, placed_at, order_key(order_id), line_key),
+        placed_at.astimezone(zone).date(),
+        state,
+        closed,
     )
 
 
@@ -162,16 +170,14 @@ def load_facts(session: Session, variant: Variant, shop: Shop) -> VariantFacts:
     )
 
 
-def _timestamps(
-    state: BackorderState, previous: BackorderState | None, now: datetime
-) -> dict[str, Any]:
+_STAMPS = {"ready": "ready_at", "fulfilled": "fulfilled_at", "cancelled": "cancelled_at"}
+
+
+def _stamp(state: BackorderState, previous: BackorderState | None) -> str | None:
+    """The timestamp column a status change sets, if any."""
     if previous is not None and previous.status == state.status:
-        return {}
-    return {
-        "ready": {"ready_at": now},
-        "fulfilled": {"fulfilled_at": now},
-        "cancelled": {"cancelled_at": now},
-    }.get(state.status, {})
+        return None
+    return _STAMPS.get(state.status)
 
 
 def _write(
@@ -180,10 +186,10 @@ def _write(
     """Persist the plan's changed states; returns line id → backorder id for the new rows."""
     lines = {line.demand.line_id: line for line in facts.lines}
     inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    updates: dict[str | None, list[dict[str, Any]]] = {}
     for line_id, state in result.states.items():
         line = lines[line_id]
-        previous = line.state
+        stamp = _stamp(state, line.state)
         values = {
             "quantity": state.quantity,
             "allocated_quantity": state.allocated,
@@ -191,13 +197,12 @@ def _write(
             "eta": state.eta,
             "eta_source": state.eta_source,
             "priority": line.demand.priority,
-            "updated_at": now,
-            **_timestamps(state, previous, now),
         }
         if state.backorder_id is None:
             inserts.append(
                 {
                     **values,
+                    **({stamp: now} if stamp else {}),
                     "shop_id": shop.id,
                     "order_line_id": line_id,
                     "variant_id": facts.variant_id,
@@ -205,49 +210,66 @@ def _write(
                     "order_sort_key": line.demand.order_key,
                     "first_promised_eta": state.eta,
                     "created_at": now,
+                    "updated_at": now,
                 }
             )
         else:
-            updates.append({"id": state.backorder_id, **values})
+            updates.setdefault(stamp, []).append({"row_id": state.backorder_id, **values})
+    # Core statements, executemany: a restock can touch ten thousand rows, and the ORM's
+    # per-row bookkeeping would cost more than the database does.
     new_ids: dict[int, int] = {}
     if inserts:
         returned = session.execute(
-            insert(Backorder).returning(Backorder.id, Backorder.order_line_id), inserts
+            insert(_BACKORDERS).returning(
+                _BACKORDERS.c.id, _BACKORDERS.c.order_line_id, sort_by_parameter_order=True
+            ),
+            inserts,
         )
         new_ids = {line_id: backorder_id for backorder_id, line_id in returned}
-    if updates:
-        session.execute(update(Backorder), updates)
-    history = [
-        {
-            "shop_id": shop.id,
-            "backorder_id": state.backorder_id or new_ids[line_id],
-            "eta": state.eta,
-            "eta_source": state.eta_source,
-            "at": now,
-        }
+    _update_by_id(session, updates, now)
+    # History is what the rows now say: copy it in the database rather than row by row.
+    moved = [
+        state.backorder_id or new_ids[line_id]
         for line_id, state in result.states.items()
-        if lines[line_id].state is None
-        or (lines[line_id].state.eta, lines[line_id].state.eta_source)  # type: ignore[union-attr]
-        != (state.eta, state.eta_source)
+        if (previous := lines[line_id].state) is None
+        or previous.eta != state.eta
+        or previous.eta_source != state.eta_source
     ]
-    if history:
-        session.execute(insert(EtaChange), history)
+    history = EtaChange.__table__
+    for start in range(0, len(moved), _CHUNK):
+        chunk = moved[start : start + _CHUNK]
+        session.execute(
+            insert(history).from_select(
+                ["shop_id", "backorder_id", "eta", "eta_source", "at"],
+                select(
+                    _BACKORDERS.c.shop_id,
+                    _BACKORDERS.c.id,
+                    _BACKORDERS.c.eta,
+                    _BACKORDERS.c.eta_source,
+                    literal(now, UTCDateTime()),
+                ).where(_BACKORDERS.c.id.in_(chunk)),
+            )
+        )
     return new_ids
+
+
+def _update_by_id(
+    session: Session, updates: dict[str | None, list[dict[str, Any]]], now: datetime
+) -> None:
+    """UPDATE … WHERE id = ?, executemany; the times are constants of the statement."""
+    for stamp, rows in updates.items():
+        constants = {"updated_at": now, **({stamp: now} if stamp else {})}
+        statement = (
+            _BACKORDERS.update().where(_BACKORDERS.c.id == bindparam("row_id")).values(**constants)
+        )
+        session.execute(statement, rows)
 
 
 def record_events(session: Session, shop_id: int, events: list[Event], now: datetime) -> None:
     if events:
+        statement = insert(DomainEvent.__table__).values(shop_id=shop_id, occurred_at=now)
         session.execute(
-            insert(DomainEvent),
-            [
-                {
-                    "shop_id": shop_id,
-                    "name": event.name,
-                    "payload": event.payload(),
-                    "occurred_at": now,
-                }
-                for event in events
-            ],
+            statement, [{"name": event.name, "payload": event.payload()} for event in events]
         )
 
 
