@@ -196,6 +196,8 @@ def _write(
             "status": state.status,
             "eta": state.eta,
             "eta_source": state.eta_source,
+            # A backorder re-opened after it closed starts without the old manual date.
+            "manual_eta": state.manual_eta,
             "priority": line.demand.priority,
         }
         if state.backorder_id is None:
