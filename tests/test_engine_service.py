@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -380,3 +381,24 @@ def test_replanning_a_prioritised_line_writes_nothing(runtime: Runtime, shop: Sh
     assert execute(runtime, lambda s: reconcile(s, runtime.clock, [shop.variants["SHOE-42"]])) == []
     with runtime.db.transaction() as session:
         assert session.get_one(Backorder, row["id"]).updated_at == stamped
+
+
+def test_an_edit_that_swaps_the_variant_moves_the_backorder(
+    runtime: Runtime, shop: ShopFixture
+) -> None:
+    now = runtime.clock.now()
+    placed = now - hours(5)
+    ingest(
+        runtime, shop.shop_id, snapshot("1001", [("v1", 1)], placed_at=placed, updated_at=placed)
+    )
+    swapped = snapshot("1001", [("v1", 1)], placed_at=placed, updated_at=now)
+    line = swapped.lines[0]
+    swapped = replace(swapped, lines=(replace(line, variant_external_id="v3", quantity=3),))
+    ingest(runtime, shop.shop_id, swapped)  # the jacket: 2 on hand, 3 ordered
+    row = backorders(runtime)["1001-v1"]
+    with runtime.db.transaction() as session:
+        from connector.models import Backorder
+
+        moved = session.get_one(Backorder, row["id"])
+        assert moved.variant_id == shop.variants["JACKET-M"]
+    assert (row["quantity"], row["status"]) == (1, "waiting")

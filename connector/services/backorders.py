@@ -333,7 +333,7 @@ def change_backorder(
 
 
 def recompute_shop(session: Session, clock: Clock, shop_id: int) -> list[Event]:
-    """The daily tick: dates move (late stock stops counting), so re-plan every live variant."""
+    """The periodic re-plan: dates move (late stock stops counting, lead times lapse)."""
     variant_ids = set(
         session.scalars(
             select(Backorder.variant_id)

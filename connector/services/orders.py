@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from adapters.base import StoreOrder, StoreOrderLine
 from connector.clock import Clock
 from connector.domain.events import Event
-from connector.models import Order, OrderLine, Shop, Variant
+from connector.models import Backorder, Order, OrderLine, Shop, Variant
 from connector.services.backorders import lock_variants, reconcile
 
 EXPEDITED_TIER = 1
@@ -114,7 +114,15 @@ def _copy_lines(
             # A merchant's own priority survives order updates; expedited shipping only raises.
             line.priority = max(line.priority, tier)
         line.variant_external_id = incoming.variant_external_id
-        line.variant_id = variants.get(incoming.variant_external_id or "")
+        variant_id = variants.get(incoming.variant_external_id or "")
+        if line.id is not None and variant_id is not None and variant_id != line.variant_id:
+            # An edit swapped the line's variant: its backorder joins the new variant's queue.
+            session.execute(
+                update(Backorder)
+                .where(Backorder.order_line_id == line.id)
+                .values(variant_id=variant_id)
+            )
+        line.variant_id = variant_id
         line.sku = incoming.sku
         line.title = incoming.title
         line.quantity = incoming.quantity
