@@ -23,10 +23,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PublishedEvent:
-    id: int
+    """One event as a subscriber sees it; (`record_id`, `index`) identifies it for dedupe."""
+
+    record_id: int
+    index: int
     shop_id: int
     name: str
     payload: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.record_id}:{self.index}"
 
 
 Handler = Callable[[PublishedEvent], None]
@@ -68,9 +75,10 @@ class EventBus:
                 for row in rows:
                     if row.id not in payloads:
                         continue  # nobody listens for this kind: nothing to decode
-                    event = PublishedEvent(row.id, row.shop_id, row.name, payloads[row.id])
-                    for handler in self._handlers[row.name]:
-                        handler(event)
+                    for index, payload in enumerate(payloads[row.id]["events"]):
+                        event = PublishedEvent(row.id, index, row.shop_id, row.name, payload)
+                        for handler in self._handlers[row.name]:
+                            handler(event)
                 if rows:
                     session.execute(
                         events.update()

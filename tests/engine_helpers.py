@@ -95,10 +95,12 @@ def backorders(runtime: Runtime) -> dict[str, dict[str, Any]]:
 
 
 def events(runtime: Runtime) -> list[tuple[str, dict[str, Any]]]:
+    """Every recorded event, in the order raised, as (name, payload)."""
     with runtime.db.transaction() as session:
         return [
-            (e.name, e.payload)
-            for e in session.scalars(select(DomainEvent).order_by(DomainEvent.id))
+            (record.name, payload)
+            for record in session.scalars(select(DomainEvent).order_by(DomainEvent.id))
+            for payload in record.payload["events"]
         ]
 
 
