@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from adapters.base import StoreInventoryLevel, StoreOrder, StoreOrderLine
 from connector.commands import execute
-from connector.models import Backorder, DomainEvent, OrderLine, Shop
+from connector.models import Backorder, DomainEvent, OrderLine, Shop, Variant
 from connector.runtime import Runtime
 from connector.services.orders import ingest_order
-from connector.services.stock import record_level
+from connector.services.stock import add_incoming, record_level
 
 
 def snapshot(
@@ -69,6 +70,25 @@ def stock(
     return execute(
         runtime, lambda s: record_level(s, runtime.clock, s.get_one(Shop, shop_id), level)
     )
+
+
+def expect_stock(
+    runtime: Runtime, variant_id: int, quantity: int, expected_on: date, reference: str
+) -> Any:
+    """Incoming stock recorded as a merchant does (API, dashboard): the queue is re-planned."""
+
+    def add(session: Session) -> Any:
+        variant = session.get_one(Variant, variant_id)
+        return add_incoming(
+            session,
+            runtime.clock,
+            variant,
+            quantity=quantity,
+            expected_on=expected_on,
+            reference=reference,
+        )
+
+    return execute(runtime, add)
 
 
 def backorders(runtime: Runtime) -> dict[str, dict[str, Any]]:

@@ -9,12 +9,20 @@ import pytest
 from sqlalchemy import func, select
 
 from connector.commands import execute
-from connector.models import DomainEvent, EtaChange, Shop, Variant
+from connector.models import DomainEvent, EtaChange, Shop
 from connector.runtime import Runtime
 from connector.services.backorders import change_backorder, recompute_shop
 from connector.services.errors import Conflict, Invalid
-from connector.services.stock import add_incoming, receive_incoming
-from tests.engine_helpers import backorders, events, hours, ingest, snapshot, stock
+from connector.services.stock import receive_incoming
+from tests.engine_helpers import (
+    backorders,
+    events,
+    expect_stock,
+    hours,
+    ingest,
+    snapshot,
+    stock,
+)
 from tests.shops import ShopFixture, make_shop
 
 
@@ -169,33 +177,11 @@ def test_incoming_stock_gives_dates_and_receiving_it_moves_them(
     runtime: Runtime, shop: ShopFixture
 ) -> None:
     ingest(runtime, shop.shop_id, _order(runtime, "1001", "v1", 2, 3))
-    with runtime.db.transaction() as session:
-        variant = session.get_one(Variant, shop.variants["SHOE-42"])
-    incoming = execute(
-        runtime,
-        lambda s: add_incoming(
-            s,
-            runtime.clock,
-            s.merge(variant),
-            quantity=1,
-            expected_on=date(2026, 12, 1),
-            reference="PO-7",
-        ),
-    )
+    incoming = expect_stock(runtime, shop.variants["SHOE-42"], 1, date(2026, 12, 1), "PO-7")
     row = backorders(runtime)["1001-v1"]
     # One unit from PO-7 does not cover a line short by two: the rest waits for lead time.
     assert (row["eta"], row["eta_source"]) == (date(2026, 12, 11), "lead_time")
-    execute(
-        runtime,
-        lambda s: add_incoming(
-            s,
-            runtime.clock,
-            s.merge(variant),
-            quantity=5,
-            expected_on=date(2026, 12, 3),
-            reference="PO-8",
-        ),
-    )
+    expect_stock(runtime, shop.variants["SHOE-42"], 5, date(2026, 12, 3), "PO-8")
     row = backorders(runtime)["1001-v1"]
     assert (row["eta"], row["eta_source"]) == (date(2026, 12, 4), "incoming:PO-8")
     execute(runtime, lambda s: receive_incoming(s, runtime.clock, shop.shop_id, incoming.id))
@@ -208,19 +194,7 @@ def test_late_incoming_revises_the_date_after_the_grace_days(
     runtime: Runtime, shop: ShopFixture
 ) -> None:
     ingest(runtime, shop.shop_id, _order(runtime, "1001", "v1", 1, 3))
-    with runtime.db.transaction() as session:
-        variant = session.get_one(Variant, shop.variants["SHOE-42"])
-    execute(
-        runtime,
-        lambda s: add_incoming(
-            s,
-            runtime.clock,
-            s.merge(variant),
-            quantity=3,
-            expected_on=date(2026, 11, 28),
-            reference="PO-9",
-        ),
-    )
+    expect_stock(runtime, shop.variants["SHOE-42"], 3, date(2026, 11, 28), "PO-9")
     assert backorders(runtime)["1001-v1"]["eta_source"] == "incoming:PO-9"
     runtime.clock.advance(timedelta(days=5))  # Dec 1: late by 3 days, the grace is 3
     execute(runtime, lambda s: recompute_shop(s, runtime.clock, shop.shop_id))
@@ -341,19 +315,7 @@ def test_the_scheduler_revises_lapsed_promises_every_hour(
     from connector import scheduler
 
     ingest(runtime, shop.shop_id, _order(runtime, "1001", "v1", 1, 3))
-    with runtime.db.transaction() as session:
-        variant = session.get_one(Variant, shop.variants["SHOE-42"])
-    execute(
-        runtime,
-        lambda s: add_incoming(
-            s,
-            runtime.clock,
-            s.merge(variant),
-            quantity=1,
-            expected_on=date(2026, 11, 27),
-            reference="PO-3",
-        ),
-    )
+    expect_stock(runtime, shop.variants["SHOE-42"], 1, date(2026, 11, 27), "PO-3")
     runtime.clock.advance(timedelta(days=5))
     assert scheduler.recompute_all(runtime) > 0
     assert backorders(runtime)["1001-v1"]["eta_source"] == "lead_time"
