@@ -272,6 +272,39 @@ def demo(once: bool, host: str, port: int) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--shopify-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port.",
+)
+@click.option(
+    "--woocommerce-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port.",
+)
+@click.option("--variants", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--seed", default=1, show_default=True, type=int)
+def sandbox(host: str, shopify_port: int, woocommerce_port: int, variants: int, seed: int) -> None:
+    """Run the emulated Shopify and WooCommerce stores; print how to connect as one JSON line."""
+    from sandbox.run import serve_forever, start_both
+
+    serve_forever(
+        start_both(
+            host,
+            shopify_port=shopify_port,
+            woocommerce_port=woocommerce_port,
+            variants=variants,
+            seed=seed,
+        )
+    )
+
+
+@main.command()
 @click.option("--shop", "shop_id", type=int, help="One shop; default every active shop.")
 @with_runtime
 def recompute(runtime: Runtime, shop_id: int | None) -> None:
