@@ -157,11 +157,13 @@ class LeakyBucket:
         self.restore_rate = restore_rate
         self.ticker = ticker
         self._levels: dict[str, tuple[float, float]] = {}
+        self._drained_at: float | None = None  # a token first seen after a storm starts empty
         self._lock = threading.Lock()
 
     def _current(self, token: str) -> float:
         now = self.ticker()
-        available, at = self._levels.get(token, (self.maximum, now))
+        fresh = (self.maximum, now) if self._drained_at is None else (0.0, self._drained_at)
+        available, at = self._levels.get(token, fresh)
         available = min(self.maximum, available + (now - at) * self.restore_rate)
         self._levels[token] = (available, now)
         return available
@@ -189,6 +191,7 @@ class LeakyBucket:
         with self._lock:
             now = self.ticker()
             self._levels = {token: (0.0, now) for token in self._levels}
+            self._drained_at = now
 
     def status(self, token: str) -> dict[str, float]:
         return {

@@ -193,18 +193,7 @@ def _orders(store: WooStore, rng: random.Random, sellable: list[tuple[int, int]]
             stock_reduced=any(i.reduced_stock for i in items),
             date_paid=when if status in ("completed", "processing", "refunded") else None,
             date_completed=when + timedelta(days=2) if status == "completed" else None,
-            shipping_lines=[
-                {
-                    "id": store.next_id("item"),
-                    "method_title": "Flat rate",
-                    "method_id": "flat_rate",
-                    "instance_id": "1",
-                    "total": "5.00",
-                    "total_tax": "0.00",
-                    "taxes": [],
-                    "meta_data": [],
-                }
-            ],
+            shipping_lines=store.flat_rate_shipping(),
         )
         order.date_modified = min(order.date_modified, now)
         store.orders[order.id] = order

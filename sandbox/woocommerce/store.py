@@ -131,6 +131,21 @@ class WooStore:
         }
 
     # ---------------------------------------------------------------- ids, time, events
+    def flat_rate_shipping(self) -> list[dict[str, Any]]:
+        """The one shipping line every sandbox order carries (WooCommerce's default method)."""
+        return [
+            {
+                "id": self.next_id("item"),
+                "method_title": "Flat rate",
+                "method_id": "flat_rate",
+                "instance_id": "1",
+                "total": "5.00",
+                "total_tax": "0.00",
+                "taxes": [],
+                "meta_data": [],
+            }
+        ]
+
     def next_id(self, kind: str) -> int:
         """WordPress-like id sequences: posts (products, variations, orders, refunds) share one."""
         with self.lock:
@@ -468,18 +483,7 @@ class WooStore:
                 billing=bill,
                 shipping={k: v for k, v in bill.items() if k not in ("email", "phone")},
                 line_items=items,
-                shipping_lines=[
-                    {
-                        "id": self.next_id("item"),
-                        "method_title": "Flat rate",
-                        "method_id": "flat_rate",
-                        "instance_id": "1",
-                        "total": "5.00",
-                        "total_tax": "0.00",
-                        "taxes": [],
-                        "meta_data": [],
-                    }
-                ],
+                shipping_lines=self.flat_rate_shipping(),
                 customer_note=customer_note,
                 created_via=created_via,
             )

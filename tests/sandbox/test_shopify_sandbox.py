@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -79,7 +81,8 @@ class Receiver:
                 return None
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve = {"poll_interval": 0.05}  # so close() returns at once
+        threading.Thread(target=self.server.serve_forever, kwargs=serve, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
 
     def wait(
@@ -745,3 +748,291 @@ def test_control_surface_state_and_compliance(shopify: RunningShopify) -> None:
         assert set(json.loads(body)) == {"shop_id", "shop_domain", "customer", "orders_to_redact"}
     finally:
         receiver.close()
+
+
+# ------------------------------------------------------------------ failure modes, continued
+WEBHOOK_SAMPLES = SCHEMA.parent / "webhooks"
+
+
+def sample_keys(name: str) -> set[str]:
+    return set(json.loads((WEBHOOK_SAMPLES / f"{name}.json").read_text()))
+
+
+@pytest.fixture
+def small_shop() -> Iterator[RunningShopify]:
+    """A fresh shop of its own, for scenarios that would disturb the shared one."""
+    running = start(
+        store=seed(ShopifyStore(), seed=11, variants=60),
+        schema_path=str(SCHEMA),
+        webhook_base_delay=0.005,
+    )
+    yield running
+    running.stop()
+
+
+def timed_shop_query(shop: RunningShopify) -> float:
+    began = time.perf_counter()
+    assert "errors" not in gql(shop, "{ shop { id } }")
+    return time.perf_counter() - began
+
+
+def test_slow_answers_delays_every_graphql_answer_until_reset(shopify: RunningShopify) -> None:
+    shopify.store.slow_answers(0.3)
+    try:
+        assert timed_shop_query(shopify) >= 0.3
+    finally:
+        shopify.store.slow_answers(0)
+    assert timed_shop_query(shopify) < 0.3
+
+
+def test_throttle_storm_throttles_the_next_query_even_a_first_one_then_restores(
+    small_shop: RunningShopify,
+) -> None:
+    """The storm empties the bucket of every token, including one that has not queried yet."""
+    small_shop.store.throttle_storm()
+    throttled = gql(small_shop, "{ shop { id } }")  # HTTP 200 is asserted by gql()
+    assert throttled["errors"][0]["extensions"]["code"] == "THROTTLED"
+    status = throttled["extensions"]["cost"]["throttleStatus"]
+    assert status["currentlyAvailable"] < 1 and status["restoreRate"] == 100
+    deadline = time.monotonic() + 3
+    while "errors" in (answer := gql(small_shop, "{ shop { id } }")):
+        assert time.monotonic() < deadline, "the bucket never refilled"
+        time.sleep(0.02)
+    assert answer["data"]["shop"]["id"]
+    assert "errors" not in gql(small_shop, "{ shop { id } }")  # a storm happens once
+
+
+# ------------------------------------------------------------------ webhooks per scenario
+class Hooks:
+    """A receiver subscribed to some topics; `bodies(topic)` waits for and parses deliveries."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver = receiver
+
+    def bodies(self, topic: str, count: int = 1) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.receiver.wait(count, topic=topic)]
+
+    def headers(self, topic: str, count: int = 1) -> list[dict[str, str]]:
+        return [headers for headers, _ in self.receiver.wait(count, topic=topic)]
+
+
+@contextlib.contextmanager
+def hooks(shop: RunningShopify, *topics: str) -> Iterator[Hooks]:
+    receiver = Receiver()
+    try:
+        for topic in topics:
+            subscribe(shop, topic, receiver.url)
+        yield Hooks(receiver)
+    finally:
+        for s in list(shop.store.subscriptions.values()):
+            if s.callbackUrl == receiver.url:
+                shop.store.drop_subscription(s.number)
+        receiver.close()
+
+
+def line_of(store: ShopifyStore, order_gid: str) -> Any:
+    return store.orders[int(order_gid.rsplit("/", 1)[1])].lines[0]
+
+
+def test_cancel_announces_orders_cancelled_and_orders_updated_as_one_event(
+    shopify: RunningShopify,
+) -> None:
+    store = shopify.store
+    gid = store.place_order([(variant_with(store, "DENY", minimum=2).id, 2)])
+    with hooks(shopify, "ORDERS_CANCELLED", "ORDERS_UPDATED") as h:
+        store.cancel_order(gid, reason="INVENTORY")
+        cancelled = h.bodies("orders/cancelled")[0]
+        updated = h.bodies("orders/updated")[0]
+        assert set(cancelled) <= sample_keys("orders_cancelled")
+        assert set(updated) <= sample_keys("orders_updated")
+        for body in (cancelled, updated):
+            assert body["admin_graphql_api_id"] == gid
+            assert body["cancelled_at"] and body["cancel_reason"] == "inventory"
+            assert body["line_items"][0]["current_quantity"] == 0
+        events = {
+            h.headers(t)[0]["X-Shopify-Event-Id"] for t in ("orders/cancelled", "orders/updated")
+        }
+        assert len(events) == 1
+
+
+def test_edit_announces_orders_edited_with_the_change_and_orders_updated(
+    shopify: RunningShopify,
+) -> None:
+    """Shopify sends orders/edited (the edit's additions/removals) plus orders/updated."""
+    store = shopify.store
+    gid = store.place_order([(variant_with(store, "DENY", minimum=3).id, 3)])
+    line = line_of(store, gid)
+    with hooks(shopify, "ORDERS_EDITED", "ORDERS_UPDATED") as h:
+        store.edit_order_quantity(gid, line.id, 1)
+        edit = h.bodies("orders/edited")[0]["order_edit"]
+        assert edit["order_id"] == int(gid.rsplit("/", 1)[1])
+        assert edit["line_items"] == {
+            "additions": [],
+            "removals": [{"id": line.number, "delta": 2}],
+        }
+        updated = h.bodies("orders/updated")[0]
+        assert set(updated) <= sample_keys("orders_updated")
+        assert updated["line_items"][0]["current_quantity"] == 1
+        store.edit_order_quantity(gid, line.id, 2)
+        grown = [b["order_edit"]["line_items"] for b in h.bodies("orders/edited", 2)][1]
+        assert grown == {"additions": [{"id": line.number, "delta": 1}], "removals": []}
+
+
+def test_fulfil_announces_orders_fulfilled_and_orders_updated(shopify: RunningShopify) -> None:
+    store = shopify.store
+    gid = store.place_order([(variant_with(store, "CONTINUE").id, 1)])
+    with hooks(shopify, "ORDERS_FULFILLED", "ORDERS_UPDATED") as h:
+        store.fulfil_order(gid)
+        fulfilled = h.bodies("orders/fulfilled")[0]
+        assert fulfilled["admin_graphql_api_id"] == gid
+        assert fulfilled["fulfillment_status"] == "fulfilled"
+        assert h.bodies("orders/updated")[0]["fulfillment_status"] == "fulfilled"
+
+
+def test_update_product_announces_products_update_shaped_like_the_sample(
+    shopify: RunningShopify,
+) -> None:
+    product = list(shopify.store.products.values())[2]
+    with hooks(shopify, "PRODUCTS_UPDATE") as h:
+        shopify.store.update_product(product.id, title="Spec Jacket", tags=["a", "b"])
+        body = h.bodies("products/update")[0]
+    assert set(body) == sample_keys("products_update")
+    sample_variant = set(
+        json.loads((WEBHOOK_SAMPLES / "products_update.json").read_text())["variants"][0]
+    )
+    assert all(set(v) == sample_variant for v in body["variants"])
+    assert body["admin_graphql_api_id"] == product.id and body["title"] == "Spec Jacket"
+    assert body["tags"] == "a, b" and len(body["variants"]) == len(product.variant_numbers)
+
+
+def test_restock_announces_the_level_it_changed(shopify: RunningShopify) -> None:
+    store = shopify.store
+    variant = variant_with(store, "DENY", minimum=1)
+    primary = store.primary_location()
+    with hooks(shopify, "INVENTORY_LEVELS_UPDATE") as h:
+        level = store.restock(variant.id, 6)
+        body = h.bodies("inventory_levels/update")[0]
+    assert set(body) == sample_keys("inventory_levels_update")
+    assert body["inventory_item_id"] == variant.item_number
+    assert body["location_id"] == primary.number and body["available"] == level.available
+    assert body["admin_graphql_api_id"] == level.id
+    stamp = datetime.fromisoformat(body["updated_at"])  # shop-local, like "…-05:00"
+    assert stamp.utcoffset() is not None and stamp == level.updatedAt.replace(microsecond=0)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", body["updated_at"])
+
+
+def test_overselling_announces_out_of_stock_and_restocking_announces_in_stock(
+    shopify: RunningShopify,
+) -> None:
+    """A CONTINUE variant sold from above 0 to ≤ 0 → variants/out_of_stock; back → in_stock."""
+    store = shopify.store
+    variant = variant_with(store, "CONTINUE", minimum=1)
+    with hooks(shopify, "VARIANTS_OUT_OF_STOCK", "VARIANTS_IN_STOCK") as h:
+        store.place_order([(variant.id, store.available(variant) + 2)])
+        out = h.bodies("variants/out_of_stock")[0]
+        assert sample_keys("variants_out_of_stock") <= set(out)
+        assert out["admin_graphql_api_id"] == variant.id and out["inventory_quantity"] == -2
+        assert out["inventory_policy"] == "continue"
+        store.place_order([(variant.id, 1)])  # already out: no second announcement
+        store.restock(variant.id, 6)
+        back = h.bodies("variants/in_stock")[0]
+        assert back["id"] == variant.number and back["inventory_quantity"] == 3
+    announced = [e.topic for e in store.events if e.body.get("id") == variant.number]
+    assert announced == ["variants/out_of_stock", "variants/in_stock"]
+
+
+# ------------------------------------------------------------------ control surface, every door
+def test_every_control_endpoint_plays_its_scenario(small_shop: RunningShopify) -> None:
+    store = small_shop.store
+
+    def post(action: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
+        response = requests.post(f"{small_shop.base_url}/_sandbox/{action}", json=body, timeout=5)
+        assert response.status_code == status, (action, response.text)
+        return response.json()
+
+    variant = variant_with(store, "DENY", minimum=3)
+    before = store.available(variant)
+    placed = post("place-order", {"lines": [{"variant_id": variant.id, "quantity": 3}]})
+    order = placed["order_id"]
+    assert placed["ok"] and store.available(variant) == before - 3
+    restocked = post("restock", {"variant_id": variant.id, "quantity": 4})
+    assert store.available(variant) == before + 1
+    assert (
+        restocked["available"]
+        == store.levels[(variant.item_number, store.primary_location().number)].available
+    )
+    line = line_of(store, order)
+    post("edit", {"order_id": order, "line_item_id": line.id, "quantity": 2})
+    assert line.currentQuantity == 2 and store.available(variant) == before + 2
+    post("fulfil", {"order_id": order})
+    assert store.display_fulfillment_status(store.order_of(order)) == "FULFILLED"
+    second = post("place-order", {"lines": [[variant.id, 1]], "email": "b@example.com"})
+    post("cancel", {"order_id": second["order_id"]})
+    assert store.order_of(second["order_id"]).cancelledAt is not None
+    post("cancel", {"order_id": second["order_id"]}, status=422)  # refused: already cancelled
+    product = next(iter(store.products.values()))
+    post("update-product", {"product_id": product.id, "fields": {"vendor": "Control"}})
+    assert product.vendor == "Control"
+    post("update-product", {"product_id": "gid://shopify/Product/1"}, status=404)
+    post("restock", {"variant_id": variant.id}, status=400)  # quantity missing
+    unknown = requests.post(f"{small_shop.base_url}/_sandbox/nonsense", json={}, timeout=5)
+    assert unknown.status_code == 404
+
+    post("fail", {"n": 1, "status": 502})
+    assert (
+        requests.post(
+            f"{small_shop.admin_base_url}/graphql.json",
+            json={"query": "{ shop { id } }"},
+            headers={"X-Shopify-Access-Token": small_shop.access_token},
+            timeout=5,
+        ).status_code
+        == 502
+    )
+    post("slow", {"seconds": 0.2})
+    assert timed_shop_query(small_shop) >= 0.2
+    post("slow", {"seconds": 0})
+    post("throttle-storm")
+    assert gql(small_shop, "{ shop { id } }")["errors"][0]["extensions"]["code"] == "THROTTLED"
+
+    dropped = store.summary()["webhooks_dropped"]
+    post("drop-webhook")
+    store.update_product(product.id, vendor="Unheard")
+    receiver = Receiver()
+    try:
+        event = post("compliance", {"topic": "shop/redact", "url": receiver.url})["event_id"]
+        assert receiver.wait(1)[0][0]["X-Shopify-Event-Id"] == event
+    finally:
+        receiver.close()
+    state = requests.get(f"{small_shop.base_url}/_sandbox/state", timeout=5).json()
+    assert state["webhooks_dropped"] == dropped + 1
+    assert state["variants"] == 60 and state["installed"] is True
+    assert state["orders"] == len(store.orders) and state["webhook_deliveries"] >= 1
+
+    post("uninstall")
+    assert (
+        requests.get(f"{small_shop.base_url}/_sandbox/state", timeout=5).json()["installed"]
+        is False
+    )
+    gone = requests.post(
+        f"{small_shop.admin_base_url}/graphql.json",
+        json={"query": "{ shop { id } }"},
+        headers={"X-Shopify-Access-Token": small_shop.access_token},
+        timeout=5,
+    )
+    assert gone.status_code == 401
+
+
+# ------------------------------------------------------------------ seed at full size
+def test_seed_builds_exactly_the_variants_asked_and_each_seed_its_own_catalogue() -> None:
+    clock = lambda: datetime(2025, 3, 1, 12, tzinfo=UTC)  # noqa: E731
+    big = seed(ShopifyStore(clock=clock), seed=5, variants=100_000)
+    assert len(big.variants) == 100_000 == big.summary()["variants"]
+    assert sum(len(p.variant_numbers) for p in big.products.values()) == 100_000
+    assert len({v.sku for v in big.variants.values()}) == 100_000
+
+    def catalogue(seed_value: int) -> list[Any]:
+        s = seed(ShopifyStore(clock=clock), seed=seed_value, variants=300)
+        return [(v.sku, v.price, v.inventoryPolicy, s.available(v)) for v in s.variants.values()]
+
+    assert catalogue(8) == catalogue(8)
+    assert catalogue(8) != catalogue(9)

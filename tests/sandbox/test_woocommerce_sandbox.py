@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -59,7 +60,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve = {"poll_interval": 0.05}  # so close() returns at once
+        threading.Thread(target=self.server.serve_forever, kwargs=serve, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -430,3 +432,210 @@ def test_control_surface_and_failure_injection(woo: RunningWoo, api: API) -> Non
     assert api.get("products").status_code == 200
     state = requests.get(woo.url + "/_sandbox/state", timeout=10).json()
     assert state["orders"] >= 300
+
+
+# ------------------------------------------------------------------ failure modes
+def test_slow_answers_delays_every_rest_answer_until_reset(woo: RunningWoo, api: API) -> None:
+    woo.store.slow_answers(0.3)
+    try:
+        began = time.perf_counter()
+        assert api.get("products", params={"per_page": 1}).status_code == 200
+        assert time.perf_counter() - began >= 0.3
+    finally:
+        woo.store.slow_answers(0)
+    began = time.perf_counter()
+    assert api.get("products", params={"per_page": 1}).status_code == 200
+    assert time.perf_counter() - began < 0.3
+
+
+def test_fail_next_answers_n_host_errors_then_recovers(woo: RunningWoo, api: API) -> None:
+    """Like a host or firewall refusing: n answers of `status` (with Retry-After), then normal."""
+    woo.store.fail_next(2, status=503)
+    answers = [api.get("products", params={"per_page": 1}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [503, 503, 200]
+    assert all(a.headers["Retry-After"] == "2" for a in answers[:2])
+    assert woo.store.state()["faults"]["fail_next"] == 0
+
+
+# ------------------------------------------------------------------ webhooks per scenario
+@contextlib.contextmanager
+def hooked(woo: RunningWoo, receiver: Receiver, *topics: str) -> Iterator[None]:
+    """Active webhooks on `topics` to `receiver` for the block; disabled afterwards."""
+    ids = [woo.store.add_webhook(topic, receiver.url, secret="spec").id for topic in topics]
+    try:
+        yield
+    finally:
+        for wid in ids:
+            woo.store.update_webhook(wid, status="disabled")
+
+
+def delivered(woo: RunningWoo, receiver: Receiver, topic: str, rid: int) -> list[dict[str, Any]]:
+    """Bodies delivered so far on `topic` about resource `rid`, once the queue is idle."""
+    assert woo.dispatcher.wait_idle()
+    bodies = [
+        json.loads(r["body"])
+        for r in receiver.requests
+        if r["headers"].get("X-WC-Webhook-Topic") == topic
+    ]
+    return [b for b in bodies if b["id"] == rid]
+
+
+def test_edit_order_quantity_announces_the_order_and_the_stock_change(
+    woo: RunningWoo, receiver: Receiver
+) -> None:
+    s = woo.store
+    p = _new_simple(woo, "no", 10)
+    oid = s.place_order([(p.id, 0, 4)])
+    with hooked(woo, receiver, "order.updated", "product.updated"):
+        s.edit_order_quantity(oid, s.orders[oid].line_items[0].id, 1)
+        [order] = delivered(woo, receiver, "order.updated", oid)
+        [product] = delivered(woo, receiver, "product.updated", p.id)
+    assert order["line_items"][0]["quantity"] == 1
+    assert product["stock_quantity"] == 9
+
+
+def test_cancel_announces_the_order_and_the_returned_stock(
+    woo: RunningWoo, receiver: Receiver
+) -> None:
+    s = woo.store
+    p = _new_simple(woo, "no", 5)
+    oid = s.place_order([(p.id, 0, 2)])
+    with hooked(woo, receiver, "order.updated", "product.updated"):
+        s.cancel_order(oid)
+        [order] = delivered(woo, receiver, "order.updated", oid)
+        [product] = delivered(woo, receiver, "product.updated", p.id)
+    assert order["status"] == "cancelled"
+    assert product["stock_quantity"] == 5 and product["stock_status"] == "instock"
+
+
+def test_complete_announces_the_order_and_leaves_reduced_stock_alone(
+    woo: RunningWoo, receiver: Receiver
+) -> None:
+    s = woo.store
+    p = _new_simple(woo, "no", 5)
+    oid = s.place_order([(p.id, 0, 2)])  # processing: stock already reduced
+    with hooked(woo, receiver, "order.updated", "product.updated"):
+        s.complete_order(oid)
+        [order] = delivered(woo, receiver, "order.updated", oid)
+        assert delivered(woo, receiver, "product.updated", p.id) == []
+    assert order["status"] == "completed" and order["date_completed"]
+    assert s.products[p.id].stock_quantity == 3
+
+
+def test_restocking_a_variation_announces_product_updated_on_its_parent(
+    woo: RunningWoo, receiver: Receiver
+) -> None:
+    s = woo.store
+    parent = next(
+        p
+        for p in s.products.values()
+        if p.type == "variable" and not p.manage_stock and s.products[p.variations[0]].manage_stock
+    )
+    variation = s.products[parent.variations[0]]
+    before = variation.stock_quantity or 0
+    with hooked(woo, receiver, "product.updated"):
+        s.restock(parent.id, variation.id, 7)
+        [body] = delivered(woo, receiver, "product.updated", parent.id)
+        assert delivered(woo, receiver, "product.updated", variation.id) == []
+    assert body["type"] == "variable" and variation.id in body["variations"]
+    assert s.products[variation.id].stock_quantity == before + 7
+
+
+def test_update_product_announces_product_updated_with_the_new_state(
+    woo: RunningWoo, receiver: Receiver
+) -> None:
+    p = _new_simple(woo, "no", 3)
+    with hooked(woo, receiver, "product.updated"):
+        woo.store.update_product(p.id, name="Renamed Mug", backorders="notify")
+        [body] = delivered(woo, receiver, "product.updated", p.id)
+    assert body["name"] == "Renamed Mug" and body["backorders"] == "notify"
+
+
+# ------------------------------------------------------------------ control surface, every door
+def test_every_control_endpoint_plays_its_scenario(
+    woo: RunningWoo, api: API, receiver: Receiver
+) -> None:
+    s = woo.store
+
+    def post(action: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
+        response = requests.post(f"{woo.url}/_sandbox/{action}", json=body or {}, timeout=10)
+        assert response.status_code == status, (action, response.text)
+        return response.json()
+
+    key = post("create-key", {"permissions": "read"}, status=201)
+    reader = API(woo.url, key["consumer_key"], key["consumer_secret"], version="wc/v3")
+    assert key["permissions"] == "read" and reader.get("orders").status_code == 200
+
+    p = _new_simple(woo, "no", 10)
+    oid = post("place-order", {"lines": [[p.id, 0, 4]]}, status=201)["id"]
+    assert s.orders[oid].status == "processing" and s.products[p.id].stock_quantity == 6
+    refused = post("place-order", {"lines": [[p.id, 0, 99]]}, status=400)
+    assert refused["code"] == "woocommerce_rest_product_out_of_stock"
+    post("edit", {"order_id": oid, "line_item_id": s.orders[oid].line_items[0].id, "quantity": 2})
+    assert s.products[p.id].stock_quantity == 8
+    post("restock", {"product_id": p.id, "quantity": 5})
+    assert s.products[p.id].stock_quantity == 13
+    post("complete", {"order_id": oid})
+    assert s.orders[oid].status == "completed"
+    refund = post("refund", {"order_id": oid}, status=201)
+    assert s.orders[oid].status == "refunded" and refund["id"] in s.orders[oid].refunds
+    second = post("place-order", {"lines": [[p.id, 0, 1]]}, status=201)["id"]
+    post("cancel", {"order_id": second})
+    assert s.orders[second].status == "cancelled" and s.products[p.id].stock_quantity == 13
+    assert post("cancel", {"order_id": 99999999}, status=404)["code"] == (
+        "woocommerce_rest_shop_order_invalid_id"
+    )
+
+    with hooked(woo, receiver, "product.updated"):
+        post("drop-webhook")
+        post("update-product", {"id": p.id, "name": "Lost"})
+        assert post("wait-webhooks", {"timeout": 5}) == {"idle": True}
+        post("update-product", {"id": p.id, "name": "Heard"})
+        assert post("wait-webhooks") == {"idle": True}
+    assert [json.loads(r["body"])["name"] for r in receiver.requests] == ["Heard"]
+    assert s.products[p.id].name == "Heard"
+
+    post("slow", {"seconds": 0.2})
+    began = time.perf_counter()
+    assert api.get("products", params={"per_page": 1}).status_code == 200
+    assert time.perf_counter() - began >= 0.2
+    post("slow", {"seconds": 0})
+    post("fail", {"n": 1, "status": 429})
+    assert requests.get(f"{woo.url}/_sandbox/state", timeout=10).json()["faults"] == {
+        "fail_next": 1,
+        "delay": 0.0,
+        "drop_webhooks": 0,
+    }  # the control surface itself is never slowed or failed
+    assert api.get("products").status_code == 429
+    state = requests.get(f"{woo.url}/_sandbox/state", timeout=10).json()
+    assert state["orders"] == len(s.orders) and state["keys"] == len(s.keys)
+    assert state["faults"]["fail_next"] == 0
+
+
+# ------------------------------------------------------------------ seed at full size
+def test_seed_builds_exactly_the_purchasable_items_asked_and_each_seed_its_own() -> None:
+    """`variants` counts what a shopper can buy: variations plus simple products."""
+    fixed = datetime(2026, 1, 1, tzinfo=UTC)
+    big = WooStore(clock=lambda: fixed)
+    seed(big, seed=5, variants=100_000)
+    kinds = [p.type for p in big.products.values()]
+    assert kinds.count("simple") + kinds.count("variation") == 100_000
+    assert big.state()["variations"] == kinds.count("variation") > 0
+    assert big.state()["products"] == kinds.count("simple") + kinds.count("variable")
+    assert all(
+        big.products[p.parent_id].type == "variable"
+        for p in big.products.values()
+        if p.type == "variation"
+    )
+    assert all(p.variations for p in big.products.values() if p.type == "variable")
+
+    def catalogue(seed_value: int) -> list[Any]:
+        store = WooStore(clock=lambda: fixed)
+        seed(store, seed=seed_value, variants=300, orders=20)
+        return [
+            (p.sku, p.regular_price, p.stock_quantity, p.backorders)
+            for p in store.products.values()
+        ]
+
+    assert catalogue(8) == catalogue(8)
+    assert catalogue(8) != catalogue(9)
