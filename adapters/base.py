@@ -1,15 +1,74 @@
-"""The common-model values every platform adapter returns: never a platform dictionary.
+"""The common-model values every platform adapter returns, and the one interface they share.
 
-The core consumes these; adapters produce them. Shopify's GIDs and WooCommerce's ids alike are
-carried as strings (`external_id`), because Shopify ids exceed 2^53 and must not pass through
-a float anywhere.
+The core consumes these; adapters produce them, never a platform dictionary. Shopify's GIDs and
+WooCommerce's ids alike are carried as strings (`external_id`): Shopify ids exceed 2^53 and must
+not pass through a float anywhere. Times are timezone-aware UTC.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreShop:
+    domain: str
+    name: str
+    timezone: str  # IANA name, e.g. "America/Chicago"
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInventoryLevel:
+    """Stock of one variant at one location.
+
+    `on_hand` is physical units not yet shipped (Shopify's `on_hand`); a platform that only
+    reports what is left to sell (WooCommerce's `stock_quantity`) gives `on_hand=None`, and the
+    core derives it from `available` and the open orders it knows.
+    """
+
+    variant_external_id: str
+    location_external_id: str
+    on_hand: int | None
+    available: int
+    updated_at: datetime
+    committed: int = 0
+    incoming: int = 0
+    location_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreVariant:
+    external_id: str
+    sku: str
+    title: str
+    price: Decimal
+    options: dict[str, str]
+    inventory_policy: str  # "deny" or "continue" (may be sold when out of stock)
+    updated_at: datetime
+    inventory_item_external_id: str | None = None  # Shopify keeps stock on an InventoryItem
+    managed: bool = True  # False: the store does not track this variant's stock
+    levels: tuple[StoreInventoryLevel, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreProduct:
+    external_id: str
+    title: str
+    updated_at: datetime
+    handle: str = ""
+    description: str = ""
+    product_type: str = ""
+    vendor: str = ""
+    tags: tuple[str, ...] = ()
+    status: str = "active"  # "active", "draft" or "archived"
+    variants: tuple[StoreVariant, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +101,73 @@ class StoreOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class StoreInventoryLevel:
-    """Stock of one variant at one location. `on_hand` is physical units not yet shipped."""
+class StoreWebhook:
+    external_id: str
+    topic: str
+    address: str
 
-    variant_external_id: str
-    location_external_id: str
-    on_hand: int
-    available: int
-    updated_at: datetime
-    committed: int = 0
-    incoming: int = 0
-    location_name: str = ""
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing; `next_cursor` resumes right after it (None: the last page)."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+
+class StoreError(Exception):
+    """The store answered, but not with what we asked for (after retries)."""
+
+
+class NeedsReauthorization(StoreError):
+    """401/403: the credentials no longer work; retrying would only hammer the store."""
+
+
+class NotSupported(StoreError):
+    """The platform has no such operation (say so instead of pretending)."""
+
+
+class StoreAdapter(Protocol):
+    """Everything the core asks of a store. Reads return pages so syncs can checkpoint."""
+
+    platform: str
+
+    def shop(self) -> StoreShop: ...
+
+    def product_pages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        updated_before: datetime | None = None,
+        cursor: str | None = None,
+    ) -> Iterator[Page[StoreProduct]]: ...
+
+    def order_pages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        updated_before: datetime | None = None,
+        cursor: str | None = None,
+    ) -> Iterator[Page[StoreOrder]]: ...
+
+    def add_order_tags(self, order_external_id: str, tags: Sequence[str]) -> None: ...
+
+    def remove_order_tags(self, order_external_id: str, tags: Sequence[str]) -> None: ...
+
+    def add_order_note(self, order_external_id: str, note: str) -> None: ...
+
+    def set_order_data(self, order_external_id: str, key: str, value: dict[str, Any]) -> None: ...
+
+    def set_variant_data(
+        self, variant_external_id: str, key: str, value: dict[str, Any]
+    ) -> None: ...
+
+    def hold_lines(
+        self, order_external_id: str, line_external_ids: Sequence[str], note: str
+    ) -> None: ...
+
+    def release_holds(self, order_external_id: str) -> None: ...
+
+    def register_webhook(self, topic: str, address: str) -> StoreWebhook: ...
+
+    def list_webhooks(self) -> list[StoreWebhook]: ...

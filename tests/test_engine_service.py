@@ -364,3 +364,24 @@ def test_an_edit_that_swaps_the_variant_moves_the_backorder(
         moved = session.get_one(Backorder, row["id"])
         assert moved.variant_id == shop.variants["JACKET-M"]
     assert (row["quantity"], row["status"]) == (1, "waiting")
+
+
+def test_a_store_that_reports_only_what_is_left_to_sell(
+    runtime: Runtime, shop: ShopFixture
+) -> None:
+    """WooCommerce's stock_quantity already lost the open orders' units: add them back."""
+    from adapters.base import StoreInventoryLevel
+    from connector.services.stock import record_level
+
+    ingest(runtime, shop.shop_id, _order(runtime, "1001", "v1", 3, 5))
+    level = StoreInventoryLevel(
+        variant_external_id="v1",
+        location_external_id="1",
+        on_hand=None,
+        available=-1,
+        updated_at=runtime.clock.now(),
+    )
+    execute(runtime, lambda s: record_level(s, runtime.clock, s.get_one(Shop, shop.shop_id), level))
+    row = backorders(runtime)["1001-v1"]
+    # Two units were on hand before the order of three: one short.
+    assert (row["quantity"] - row["allocated"], row["status"]) == (1, "waiting")
