@@ -385,3 +385,23 @@ def test_a_store_that_reports_only_what_is_left_to_sell(
     row = backorders(runtime)["1001-v1"]
     # Two units were on hand before the order of three: one short.
     assert (row["quantity"] - row["allocated"], row["status"]) == (1, "waiting")
+
+
+def test_derived_on_hand_holds_whichever_arrives_first(runtime: Runtime) -> None:
+    """The stock level that already reflects an order may come before the order itself."""
+    from adapters.base import StoreInventoryLevel
+    from connector.services.stock import record_level
+
+    shop = make_shop(runtime, domain="woo-like.myshopify.com", stock={"MUG": 0})
+    level = StoreInventoryLevel(
+        variant_external_id="v1",
+        location_external_id="default",
+        on_hand=None,
+        available=-1,
+        updated_at=runtime.clock.now(),
+    )
+    execute(runtime, lambda s: record_level(s, runtime.clock, s.get_one(Shop, shop.shop_id), level))
+    assert backorders(runtime) == {}
+    ingest(runtime, shop.shop_id, _order(runtime, "1001", "v1", 3, 5))
+    row = backorders(runtime)["1001-v1"]
+    assert (row["quantity"] - row["allocated"], row["status"]) == (1, "waiting")

@@ -76,7 +76,9 @@ class InventoryLevel(ShopOwned, Timestamps, Base):
     variant_id: Mapped[int] = mapped_column(Id, ForeignKey("variants.id", ondelete="CASCADE"))
     location_external_id: Mapped[str] = mapped_column(String(64))
     location_name: Mapped[str] = mapped_column(String(255), default="")
-    on_hand: Mapped[int] = mapped_column(default=0)
+    # Units not yet shipped. NULL where the store reports only what is left to sell
+    # (WooCommerce): the engine then derives it from `available` and the open lines.
+    on_hand: Mapped[int | None]
     available: Mapped[int] = mapped_column(default=0)
     committed: Mapped[int] = mapped_column(default=0)
     incoming: Mapped[int] = mapped_column(default=0)

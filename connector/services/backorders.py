@@ -142,11 +142,21 @@ def _to_line(row: Any, zone: Any) -> Line:
 
 def load_facts(session: Session, variant: Variant, shop: Shop) -> VariantFacts:
     zone = shop_zone(shop.timezone)
-    on_hand = session.scalar(
-        select(func.coalesce(func.sum(InventoryLevel.on_hand), 0)).where(
-            InventoryLevel.variant_id == variant.id
-        )
-    )
+    reported, derived = session.execute(
+        select(
+            func.coalesce(
+                func.sum(func.coalesce(InventoryLevel.on_hand, InventoryLevel.available)), 0
+            ),
+            func.count(InventoryLevel.id).filter(InventoryLevel.on_hand.is_(None)),
+        ).where(InventoryLevel.variant_id == variant.id)
+    ).one()
+    lines = [_to_line(row, zone) for row in _line_rows(session, variant.id)]
+    on_hand = int(reported)
+    if derived:
+        # The store counts only what is left to sell (WooCommerce): the open lines' units are
+        # still in the building. Derived at every plan, so it holds whatever order the order
+        # and the stock level arrived in.
+        on_hand += sum(line.demand.need for line in lines)
     incoming = [
         Incoming(quantity=r.quantity, expected_on=r.expected_on, reference=r.reference, id=r.id)
         for r in session.execute(
@@ -161,8 +171,8 @@ def load_facts(session: Session, variant: Variant, shop: Shop) -> VariantFacts:
     lead = variant.lead_time_days if variant.lead_time_days is not None else shop.lead_time_days
     return VariantFacts(
         variant_id=variant.id,
-        on_hand=int(on_hand or 0),
-        lines=[_to_line(row, zone) for row in _line_rows(session, variant.id)],
+        on_hand=on_hand,
+        lines=lines,
         incoming=incoming,
         policy=EtaPolicy(
             lead_time_days=lead, handling_days=shop.handling_days, grace_days=shop.late_grace_days

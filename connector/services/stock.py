@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import StoreInventoryLevel
 from connector.clock import Clock, shop_today
 from connector.domain.events import Event
-from connector.models import IncomingStock, InventoryLevel, Order, OrderLine, Shop, Variant
+from connector.models import IncomingStock, InventoryLevel, Shop, Variant
 from connector.services.backorders import lock_variants, reconcile
 from connector.services.errors import Invalid, NotFound
 
@@ -42,11 +42,8 @@ def record_level(
         session.add(row)
     elif row.platform_updated_at and level.updated_at < row.platform_updated_at:
         return []
-    row.on_hand = (
-        level.on_hand
-        if level.on_hand is not None
-        else _on_hand_from_available(session, variant_id, level.available)
-    )
+    # None: the store reports only what is left to sell; the engine derives on-hand.
+    row.on_hand = level.on_hand
     row.available = level.available
     row.committed = level.committed
     row.incoming = level.incoming
@@ -54,26 +51,6 @@ def record_level(
     row.platform_updated_at = level.updated_at
     session.flush()
     return reconcile(session, clock, [variant_id])
-
-
-def _on_hand_from_available(session: Session, variant_id: int, available: int) -> int:
-    """For stores that report only what is left to sell (WooCommerce's stock_quantity).
-
-    The store took the open orders' units out already, so the units not yet shipped are what
-    is left plus what the open lines still need.
-    """
-    need = OrderLine.quantity - OrderLine.fulfilled_quantity - OrderLine.refunded_quantity
-    waiting = session.scalar(
-        select(func.coalesce(func.sum(need), 0))
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            OrderLine.variant_id == variant_id,
-            OrderLine.removed_at.is_(None),
-            Order.cancelled_at.is_(None),
-            need > 0,
-        )
-    )
-    return available + int(waiting or 0)
 
 
 def find_variant(
