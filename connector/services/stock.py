@@ -29,6 +29,16 @@ def record_level(
     if variant_id is None:
         raise NotFound(f"no variant {level.variant_external_id} in shop {shop.id}")
     lock_variants(session, [variant_id])
+    if not upsert_level(session, shop.id, variant_id, level):
+        return []
+    session.flush()
+    return reconcile(session, clock, [variant_id])
+
+
+def upsert_level(
+    session: Session, shop_id: int, variant_id: int, level: StoreInventoryLevel
+) -> bool:
+    """Store one reading; False when we already hold a newer one (it arrived out of order)."""
     row = session.scalar(
         select(InventoryLevel).where(
             InventoryLevel.variant_id == variant_id,
@@ -37,11 +47,11 @@ def record_level(
     )
     if row is None:
         row = InventoryLevel(
-            shop_id=shop.id, variant_id=variant_id, location_external_id=level.location_external_id
+            shop_id=shop_id, variant_id=variant_id, location_external_id=level.location_external_id
         )
         session.add(row)
     elif row.platform_updated_at and level.updated_at < row.platform_updated_at:
-        return []
+        return False
     # None: the store reports only what is left to sell; the engine derives on-hand.
     row.on_hand = level.on_hand
     row.available = level.available
@@ -49,8 +59,7 @@ def record_level(
     row.incoming = level.incoming
     row.location_name = level.location_name or row.location_name
     row.platform_updated_at = level.updated_at
-    session.flush()
-    return reconcile(session, clock, [variant_id])
+    return True
 
 
 def find_variant(
