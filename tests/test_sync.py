@@ -210,3 +210,30 @@ def test_a_malformed_record_is_skipped_with_a_reason_and_the_rest_is_stored(
     assert "skipped order 7" in caplog.text and "placed_at is missing" in caplog.text
     assert "skipped product p3" in caplog.text
     assert (count(runtime, Product), count(runtime, Order)) == (1, 1)
+
+
+def test_one_sync_per_shop_at_a_time_and_a_refusing_store_stops_syncs(
+    runtime: Runtime, shop_id: int
+) -> None:
+    from adapters.base import NeedsReauthorization
+    from connector.commands import execute
+    from connector.models import Shop
+    from connector.services.sync import SyncBusy, _claim, run_sync
+
+    at = runtime.clock.now() - timedelta(days=1)
+    store = MemoryStore(products=[product(1, at)])
+    assert execute(runtime, lambda s: _claim(s, shop_id, runtime.clock.now()))  # another process
+    with pytest.raises(SyncBusy):
+        run_sync(runtime, store, shop_id)
+    runtime.clock.advance(timedelta(hours=1))  # that process died; its lease ran out
+    assert run_sync(runtime, store, shop_id).records == {"products": 1}
+
+    class Refusing(MemoryStore):
+        def product_pages(self, **kwargs):  # type: ignore[no-untyped-def]
+            raise NeedsReauthorization("401 from the store")
+
+    with pytest.raises(NeedsReauthorization):
+        run_sync(runtime, Refusing(), shop_id)
+    with runtime.db.transaction() as session:
+        shop = session.get_one(Shop, shop_id)
+        assert shop.needs_reauthorization is True and shop.sync_lease_until is None

@@ -43,6 +43,10 @@ class Shop(IdMixin, Timestamps, Base):
     # Comma-separated words in a shipping method that put the order's lines in the priority
     # tier (e.g. "express,overnight"). Empty: shipping method does not change the queue.
     expedite_keywords: Mapped[str] = mapped_column(String(255), default="")
+    # A sync in progress holds the shop until then (across processes); renewed page by page.
+    sync_lease_until: Mapped[datetime | None]
+    # Set when the store refused our credentials (401/403): syncs stop until reinstalled.
+    needs_reauthorization: Mapped[bool] = mapped_column(default=False)
     service_level: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.950"))
 
 

@@ -14,13 +14,20 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from adapters.base import Page, StoreAdapter, StoreOrder, StoreProduct, StoreVariant
+from adapters.base import (
+    NeedsReauthorization,
+    Page,
+    StoreAdapter,
+    StoreOrder,
+    StoreProduct,
+    StoreVariant,
+)
 from connector.commands import execute
 from connector.domain.events import Event
 from connector.models import OrderLine, Product, Shop, SyncCursor, Variant
@@ -32,6 +39,7 @@ from connector.services.stock import upsert_level
 log = logging.getLogger(__name__)
 
 RESOURCES = ("products", "orders")
+LEASE = timedelta(minutes=30)  # renewed with every page; a crashed process frees it by expiry
 Progress = Callable[[str, int], None]  # resource, records in the page just committed
 
 
@@ -102,6 +110,54 @@ def _pages(adapter: StoreAdapter, resource: str, walk: _Walk) -> Iterator[Page[A
     return listing(updated_since=walk.since, updated_before=walk.before, cursor=walk.cursor)
 
 
+class SyncBusy(Exception):
+    """Another process is syncing this shop right now."""
+
+
+def run_sync(
+    runtime: Runtime,
+    adapter: StoreAdapter,
+    shop_id: int,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> SyncSummary:
+    """`sync_shop` under the shop's lease: never two syncs of one shop at once, anywhere."""
+    if not execute(runtime, lambda s: _claim(s, shop_id, runtime.clock.now())):
+        raise SyncBusy(f"shop {shop_id} is being synced by another process")
+    try:
+        return sync_shop(runtime, adapter, shop_id, full=full, progress=progress)
+    except NeedsReauthorization:
+        execute(runtime, lambda s: _needs_reauthorization(s, shop_id))
+        raise
+    finally:
+        execute(runtime, lambda s: _release(s, shop_id))
+
+
+def _claim(session: Session, shop_id: int, now: datetime) -> bool:
+    taken = session.execute(
+        update(Shop)
+        .where(
+            Shop.id == shop_id,
+            or_(Shop.sync_lease_until.is_(None), Shop.sync_lease_until < now),
+        )
+        .values(sync_lease_until=now + LEASE)
+    )
+    return taken.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _release(session: Session, shop_id: int) -> None:
+    session.execute(update(Shop).where(Shop.id == shop_id).values(sync_lease_until=None))
+
+
+def _needs_reauthorization(session: Session, shop_id: int) -> None:
+    session.get_one(Shop, shop_id).needs_reauthorization = True
+    log.warning(
+        "shop %s refused our credentials; syncing stops until the app is installed again",
+        shop_id,
+    )
+
+
 def sync_shop(
     runtime: Runtime,
     adapter: StoreAdapter,
@@ -138,6 +194,8 @@ def _store_page(
 ) -> tuple[int, int, int]:
     """One page in one transaction, with the cursor that resumes after it."""
     shop = session.get_one(Shop, shop_id)
+    if shop.sync_lease_until is not None:
+        shop.sync_lease_until = runtime.clock.now() + LEASE  # still working: keep the lease
     stored = skipped = 0
     events: list[Event] = []
     if resource == "products":
