@@ -71,14 +71,21 @@ def _ensure_schema(runtime: Runtime) -> None:
     _fail("the database is not at the latest migration: run `backorder db upgrade` first")
 
 
-def serve_app(runtime: Runtime, host: str, port: int, threads: int, scheduler: bool = True) -> None:
+def serve_app(
+    runtime: Runtime,
+    host: str,
+    port: int,
+    threads: int,
+    scheduler: bool = True,
+    sync: bool = True,
+) -> None:
     import waitress
 
     from connector import scheduler as periodic
     from connector.web import create_app
 
     _ensure_schema(runtime)
-    background = periodic.start(runtime) if scheduler else None
+    background = periodic.start(runtime, sync=sync) if scheduler else None
     click.echo(f"serving on http://{host}:{port}", err=True)
     try:
         waitress.serve(
@@ -302,6 +309,64 @@ def sandbox(host: str, shopify_port: int, woocommerce_port: int, variants: int, 
             seed=seed,
         )
     )
+
+
+def _sync_with_progress(runtime: Runtime, adapter: Any, shop_id: int, full: bool) -> Any:
+    """One shop's sync with a live count per resource on the terminal."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from connector.services.sync import run_sync
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} records"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns) as bar:
+        tasks = {r: bar.add_task(f"shop {shop_id} {r}", total=None) for r in ("products", "orders")}
+        return run_sync(
+            runtime,
+            adapter,
+            shop_id,
+            full=full,
+            progress=lambda resource, n: bar.advance(tasks[resource], n),
+        )
+
+
+@main.command()
+@click.option("--shop", "shop_id", type=int, help="One shop; default every active shop.")
+@click.option("--full", is_flag=True, help="Read everything, not only what changed.")
+@with_runtime
+def sync(runtime: Runtime, shop_id: int | None, full: bool) -> None:
+    """Read products, stock and orders from the stores into the model, with progress."""
+    from sqlalchemy import select
+
+    from adapters.base import StoreError
+    from connector.models import Shop
+    from connector.services.sync import SyncBusy
+    from connector.stores import adapter_for
+
+    with runtime.db.transaction() as session:
+        query = select(Shop).where(Shop.status == "active").order_by(Shop.id)
+        shops = session.scalars(query.where(Shop.id == shop_id) if shop_id else query).all()
+    if shop_id and not shops:
+        _fail(f"no active shop with id {shop_id}")
+    failed = False
+    for shop in shops:
+        try:
+            summary = _sync_with_progress(runtime, adapter_for(runtime, shop), shop.id, full)
+        except (SyncBusy, StoreError) as exc:
+            failed = True
+            click.echo(f"shop {shop.id}: {exc}", err=True)
+            continue
+        click.echo(
+            f"shop {shop.id} ({shop.domain}): {summary.records.get('products', 0)} products, "
+            f"{summary.records.get('orders', 0)} orders, "
+            f"{sum(summary.skipped.values())} skipped, {summary.events} backorder event(s)"
+        )
+    if failed:
+        sys.exit(1)
 
 
 @main.command()

@@ -253,7 +253,7 @@ def run_demo(
     once: bool,
     host: str,
     port: int,
-    serve: Callable[[Runtime, str, int, int], None],
+    serve: Callable[[Runtime, str, int, int, bool, bool], None],
 ) -> None:
     upgrade(runtime.db.engine)
     with runtime.db.transaction() as session:
@@ -288,4 +288,5 @@ def run_demo(
         f"  try:        curl -H 'Authorization: Bearer {token}' {url}/api/v1/backorders\n"
         f"Press Ctrl-C to stop.\n"
     )
-    serve(runtime, host, port, 8)
+    # The seeded shop is not a real store: re-plan hourly, but do not try to sync it.
+    serve(runtime, host, port, 8, True, False)

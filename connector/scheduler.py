@@ -37,7 +37,32 @@ def recompute_all(runtime: Runtime) -> int:
     return raised
 
 
-def start(runtime: Runtime) -> BackgroundScheduler:
+def sync_all(runtime: Runtime) -> int:
+    """The reconciliation sync of every active shop: what webhooks missed, this repairs."""
+    from adapters.base import NeedsReauthorization
+    from connector.services.sync import SyncBusy, run_sync
+    from connector.stores import adapter_for
+
+    with runtime.db.transaction() as session:
+        shops = session.scalars(
+            select(Shop)
+            .where(Shop.status == "active", Shop.needs_reauthorization.is_(False))
+            .order_by(Shop.id)
+        ).all()
+    synced = 0
+    for shop in shops:
+        try:
+            run_sync(runtime, adapter_for(runtime, shop), shop.id)
+            synced += 1
+        except (SyncBusy, NeedsReauthorization) as exc:
+            log.info("sync of shop %s skipped: %s", shop.id, exc)
+        except Exception:  # one store's failure must not stop the others; it is logged
+            log.exception("sync failed for shop %s", shop.id)
+    return synced
+
+
+def start(runtime: Runtime, *, sync: bool = True) -> BackgroundScheduler:
+    """Hourly re-plan, and (unless `sync` is off) the reconciliation sync with jitter."""
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         recompute_all,
@@ -49,5 +74,16 @@ def start(runtime: Runtime) -> BackgroundScheduler:
         coalesce=True,
         next_run_time=runtime.clock.now(),  # once at start-up, then hourly
     )
+    if sync:
+        scheduler.add_job(
+            sync_all,
+            "interval",
+            minutes=runtime.settings.SYNC_INTERVAL_MINUTES,
+            jitter=60,  # shops' syncs spread out instead of hitting the stores at once
+            args=[runtime],
+            id="sync",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.start()
     return scheduler

@@ -38,7 +38,10 @@ def test_raw_row_holds_no_token(runtime: Runtime) -> None:
     assert WOO_KEY[3:] not in flat  # not even without the prefix
     with runtime.db.transaction() as session:
         credentials = shop_credentials(runtime.vault, session.get_one(Shop, shop_id))
-    assert credentials == {"consumer_key": WOO_KEY, "consumer_secret": WOO_SECRET}
+    assert (credentials["consumer_key"], credentials["consumer_secret"]) == (WOO_KEY, WOO_SECRET)
+    # A webhook secret of letters and digits is made at install, and is sealed with the keys.
+    assert credentials["webhook_secret"].isalnum() and len(credentials["webhook_secret"]) >= 32
+    assert credentials["webhook_secret"] not in flat
 
 
 def test_rotation_reads_old_ciphertext_and_reseals_under_the_new_key(runtime: Runtime) -> None:

@@ -58,6 +58,9 @@ class Variant(ShopOwned, Timestamps, Base):
     lead_time_days: Mapped[int | None]
     pack_size: Mapped[int | None]
     platform_updated_at: Mapped[datetime | None]
+    # False where the store does not count this variant's stock (WooCommerce manage_stock off,
+    # Shopify untracked items): it is never short, so it never makes a backorder.
+    track_inventory: Mapped[bool] = mapped_column(default=True)
     # Whether stock exceeded open demand at the last reconciliation: None until first seen.
     in_stock: Mapped[bool | None]
 

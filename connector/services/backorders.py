@@ -152,7 +152,9 @@ def load_facts(session: Session, variant: Variant, shop: Shop) -> VariantFacts:
     ).one()
     lines = [_to_line(row, zone) for row in _line_rows(session, variant.id)]
     on_hand = int(reported)
-    if derived:
+    if not variant.track_inventory:
+        on_hand = sum(line.demand.need for line in lines)  # whatever is ordered, is there
+    elif derived:
         # The store counts only what is left to sell (WooCommerce): the open lines' units are
         # still in the building. Derived at every plan, so it holds whatever order the order
         # and the stock level arrived in.

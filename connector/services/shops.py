@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from sqlalchemy import select
@@ -79,7 +80,12 @@ def add_woocommerce(
         vault,
         platform="woocommerce",
         domain=woocommerce_url(url, allow_private),
-        credentials={"consumer_key": consumer_key, "consumer_secret": consumer_secret},
+        credentials={
+            "consumer_key": consumer_key,
+            "consumer_secret": consumer_secret,
+            # WooCommerce signs webhooks with it; letters and digits only, as it advises.
+            "webhook_secret": secrets.token_hex(24),
+        },
     )
 
 

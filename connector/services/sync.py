@@ -320,6 +320,7 @@ def _upsert_variant(session: Session, shop: Shop, product: Product, variant: Sto
     row.price = variant.price
     row.options = dict(variant.options)
     row.inventory_policy = variant.inventory_policy
+    row.track_inventory = variant.managed
     row.platform_updated_at = variant.updated_at
     session.flush()
     # Lines that arrived (by webhook) before their variant was known join it now.

@@ -1,0 +1,36 @@
+"""The adapter for a shop: its platform's client, its decrypted credentials, our settings.
+
+The one place that knows which adapter class serves which platform, so services and the
+scheduler ask for "the store of shop 7" and never see a credential.
+"""
+
+from __future__ import annotations
+
+from adapters.base import StoreAdapter
+from connector.models import Shop
+from connector.runtime import Runtime
+from connector.services.shops import shop_credentials
+
+
+def adapter_for(runtime: Runtime, shop: Shop) -> StoreAdapter:
+    credentials = shop_credentials(runtime.vault, shop)
+    settings = runtime.settings
+    if shop.platform == "shopify":
+        from adapters.shopify import ShopifyAdapter
+
+        return ShopifyAdapter(
+            shop.domain,
+            credentials["access_token"],
+            admin_base_url=credentials.get("admin_base_url") or settings.SHOPIFY_ADMIN_BASE_URL,
+            api_version=settings.SHOPIFY_API_VERSION,
+        )
+    if shop.platform == "woocommerce":
+        from adapters.woocommerce import WooCommerceAdapter
+
+        return WooCommerceAdapter(
+            shop.domain,
+            credentials["consumer_key"],
+            credentials["consumer_secret"],
+            webhook_secret=credentials.get("webhook_secret", ""),
+        )
+    raise ValueError(f"no adapter for platform {shop.platform!r}")

@@ -1,0 +1,94 @@
+"""A Shopify store, end to end: the sandbox store, the real adapter, the sync, the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from connector.models import Shop, Variant
+from connector.runtime import Runtime
+from connector.services.shops import add_shop
+from connector.services.sync import run_sync
+from connector.stores import adapter_for
+from sandbox.shopify.ids import gid
+from sandbox.shopify.seed import seed
+from sandbox.shopify.server import RunningShopify, start
+from sandbox.shopify.store import ShopifyStore
+from tests.engine_helpers import backorders
+
+
+@pytest.fixture
+def shopify(runtime: Runtime) -> Iterator[RunningShopify]:
+    """A sandbox store on the product's own clock, with a fast-restoring bucket for speed."""
+    store = seed(ShopifyStore(clock=runtime.clock.now), seed=5, variants=40)
+    running = start(store=store, restore_rate=5000)
+    yield running
+    running.stop()
+
+
+def _install(runtime: Runtime, running: RunningShopify) -> int:
+    with runtime.db.transaction() as session:
+        return add_shop(
+            session,
+            runtime.clock,
+            runtime.vault,
+            platform="shopify",
+            domain=running.shop,
+            credentials={
+                "access_token": running.access_token,
+                "admin_base_url": running.admin_base_url,
+            },
+        ).id
+
+
+def row_key(runtime: Runtime, order_gid: str) -> str:
+    """The external id of the (single) line of the order the sandbox placed."""
+    from sqlalchemy import select
+
+    from connector.models import Order, OrderLine
+
+    with runtime.db.transaction() as session:
+        return session.scalar(
+            select(OrderLine.external_id).join(Order).where(Order.external_id == order_gid)
+        )
+
+
+def _sync(runtime: Runtime, shop_id: int, *, full: bool = False):  # type: ignore[no-untyped-def]
+    with runtime.db.transaction() as session:
+        adapter = adapter_for(runtime, session.get_one(Shop, shop_id))
+    return run_sync(runtime, adapter, shop_id, full=full)
+
+
+def test_an_oversold_order_becomes_a_backorder_and_a_restock_makes_it_ready(
+    runtime: Runtime, shopify: RunningShopify
+) -> None:
+    shop_id = _install(runtime, shopify)
+    first = _sync(runtime, shop_id, full=True)
+    assert first.records["products"] == len(shopify.store.products)
+    with runtime.db.transaction() as session:
+        assert session.query(Variant).count() == len(shopify.store.variants)
+
+    variant = next(
+        v
+        for v in shopify.store.variants.values()
+        if v.inventoryPolicy == "CONTINUE" and shopify.store.available(v) >= 0
+    )
+    short_by = 2
+    runtime.clock.advance(timedelta(minutes=5))
+    order_gid = shopify.store.place_order(
+        [(gid("ProductVariant", variant.number), shopify.store.available(variant) + short_by)]
+    )
+    runtime.clock.advance(timedelta(minutes=5))
+    _sync(runtime, shop_id)
+    waiting = [r for r in backorders(runtime).values() if r["status"] == "waiting"]
+    assert len(waiting) == 1, backorders(runtime)
+    row = waiting[0]
+    assert row["quantity"] - row["allocated"] == short_by
+    assert row["eta_source"] == "lead_time"
+
+    shopify.store.restock(gid("ProductVariant", variant.number), short_by)
+    runtime.clock.advance(timedelta(minutes=5))
+    _sync(runtime, shop_id, full=True)  # stock changes do not touch a product's updated_at
+    assert backorders(runtime)[row_key(runtime, order_gid)]["status"] == "ready"

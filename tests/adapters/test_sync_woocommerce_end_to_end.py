@@ -1,0 +1,78 @@
+"""A WooCommerce store, end to end: the sandbox store, the real adapter, the sync, the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from connector.models import InventoryLevel, Shop, Variant
+from connector.runtime import Runtime
+from connector.services.shops import add_shop
+from connector.services.sync import run_sync
+from connector.stores import adapter_for
+from sandbox.woocommerce.server import RunningWoo, start
+from sandbox.woocommerce.store import WooStore
+from tests.engine_helpers import backorders
+
+
+@pytest.fixture
+def woo(runtime: Runtime) -> Iterator[RunningWoo]:
+    running = start(store=WooStore(clock=runtime.clock.now), variants=40, seed=5)
+    yield running
+    running.stop()
+
+
+def _sync(runtime: Runtime, shop_id: int, *, full: bool = False):  # type: ignore[no-untyped-def]
+    with runtime.db.transaction() as session:
+        adapter = adapter_for(runtime, session.get_one(Shop, shop_id))
+    return run_sync(runtime, adapter, shop_id, full=full)
+
+
+def test_a_backordered_checkout_becomes_a_backorder_and_a_restock_makes_it_ready(
+    runtime: Runtime, woo: RunningWoo
+) -> None:
+    with runtime.db.transaction() as session:
+        shop_id = add_shop(
+            session,
+            runtime.clock,
+            runtime.vault,
+            platform="woocommerce",
+            domain=woo.url,
+            credentials={
+                "consumer_key": woo.consumer_key,
+                "consumer_secret": woo.consumer_secret,
+                "webhook_secret": "Sandbox0Webhook0Secret0123456789",
+            },
+        ).id
+    _sync(runtime, shop_id, full=True)
+
+    product = next(
+        p
+        for p in woo.store.products.values()
+        if p.type == "simple"
+        and p.manage_stock
+        and p.backorders == "notify"
+        and (p.stock_quantity or 0) >= 0
+    )
+    stock = product.stock_quantity or 0
+    runtime.clock.advance(timedelta(minutes=5))
+    woo.store.place_order([(product.id, 0, stock + 2)])
+    runtime.clock.advance(timedelta(minutes=5))
+    _sync(runtime, shop_id)
+    _sync(runtime, shop_id, full=True)  # the product's stock_quantity changed with the order
+    with runtime.db.transaction() as session:
+        level = session.scalar(
+            select(InventoryLevel).join(Variant).where(Variant.external_id == str(product.id))
+        )
+        assert (level.on_hand, level.available) == (None, -2)  # on-hand is derived
+    waiting = [r for r in backorders(runtime).values() if r["status"] == "waiting"]
+    assert len(waiting) == 1, backorders(runtime)
+    assert waiting[0]["quantity"] - waiting[0]["allocated"] == 2
+
+    woo.store.restock(product.id, 0, 2)
+    runtime.clock.advance(timedelta(minutes=5))
+    _sync(runtime, shop_id, full=True)
+    assert backorders(runtime)[next(iter(backorders(runtime)))]["status"] == "ready"
