@@ -1,8 +1,9 @@
-"""`backorder demo`: the product on a throw-away SQLite file with a realistic seeded shop.
+"""`backorder demo`: the product against the two sandbox stores, on a throw-away SQLite file.
 
-Until the sandbox stores exist, the demo seeds one Shopify-style outdoor shop: the catalogue
-directly, then stock levels, a purchase order and customers' orders through the same services the
-webhooks use, so every backorder, queue position and ETA the API shows is the engine's own.
+Everything the demo shows goes through the real parts: both emulated stores start, each is
+added as a shop (the custom-app path of `backorder shops add-…`), synced through its adapter,
+then customers order more than is on the shelf, a delivery arrives short, an order is
+cancelled, and the next sync feeds those platform-side events to the engine.
 """
 
 from __future__ import annotations
@@ -10,98 +11,30 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import click
 from cryptography.fernet import Fernet
-from sqlalchemy.orm import Session
 
-from adapters.base import StoreInventoryLevel, StoreOrder, StoreOrderLine
 from connector.clock import shop_today
+from connector.commands import execute
 from connector.migrate import upgrade
-from connector.models import Product, Shop, Variant
+from connector.models import Shop, Variant
 from connector.runtime import Runtime
-from connector.services.orders import ingest_order
-from connector.services.shops import add_shop
-from connector.services.stock import add_incoming, record_level
+from connector.services.shops import add_shop, add_woocommerce
+from connector.services.stock import add_incoming
+from connector.services.sync import SyncSummary, run_sync
 from connector.services.tokens import create_token
+from connector.stores import adapter_for
 
 DEMO_DIR = Path(".demo")
-
-DEMO_DIR = Path(".demo")
-
-# (title, type, vendor, tags, [(sku, options, price, available, policy)])
-CATALOGUE: list[
-    tuple[str, str, str, list[str], list[tuple[str, dict[str, str], str, int, str]]]
-] = [
-    (
-        "Trailrunner 2 Running Shoe",
-        "Shoes",
-        "Northwind",
-        ["running", "trail", "men"],
-        [
-            ("TR2-BLU-41", {"Color": "Blue", "Size": "41"}, "129.00", 4, "continue"),
-            ("TR2-BLU-42", {"Color": "Blue", "Size": "42"}, "129.00", 0, "continue"),
-            ("TR2-BLU-43", {"Color": "Blue", "Size": "43"}, "129.00", 3, "continue"),
-            ("TR2-BLK-42", {"Color": "Black", "Size": "42"}, "129.00", 6, "continue"),
-        ],
-    ),
-    (
-        "Ridgeline Rain Jacket",
-        "Jackets",
-        "Northwind",
-        ["rain", "hiking", "waterproof"],
-        [
-            ("RRJ-S", {"Size": "S"}, "189.00", 2, "continue"),
-            ("RRJ-M", {"Size": "M"}, "189.00", 0, "continue"),
-            ("RRJ-L", {"Size": "L"}, "189.00", 5, "continue"),
-        ],
-    ),
-    (
-        "Summit Merino Socks (3-pack)",
-        "Socks",
-        "Alpaca & Co",
-        ["merino", "hiking"],
-        [
-            ("SMS-3P-M", {"Size": "M"}, "24.50", 40, "deny"),
-        ],
-    ),
-    (
-        "Canyon Daypack 24L",
-        "Bags",
-        "Northwind",
-        ["hiking", "daypack"],
-        [
-            ("CDP-24-OLV", {"Color": "Olive"}, "89.00", 0, "deny"),
-        ],
-    ),
-]
-
-
-# (order name, customer, e-mail, hours ago, shipping, [(sku, ordered, short when placed)])
-ORDERS: list[tuple[str, str, str, int, str, list[tuple[str, int, int]]]] = [
-    ("#1001", "Ada Lovelace", "ada@example.com", 50, "Standard", [("TR2-BLU-42", 2, 2)]),
-    (
-        "#1002",
-        "Grace Hopper",
-        "grace@example.com",
-        30,
-        "Standard",
-        [("TR2-BLU-42", 1, 1), ("SMS-3P-M", 2, 0)],
-    ),
-    ("#1003", "Alan Turing", "alan@example.com", 20, "Standard", [("RRJ-M", 1, 1)]),
-    (
-        "#1004",
-        "Katherine Johnson",
-        "katherine@example.com",
-        4,
-        "UPS Express",
-        [("TR2-BLU-42", 1, 1)],
-    ),
-]
+VARIANTS = 200  # per store: a small shop
+# The Shopify sandbox plays a Shopify Plus store (1,000 points/s restore, platform-notes.md),
+# so the demo's syncs take seconds; the Standard plan's 100/s would take a minute and a half.
+SHOPIFY_PLAN = {"restore_rate": 1000}
 
 
 def demo_settings() -> dict[str, Any]:
@@ -113,116 +46,130 @@ def demo_settings() -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///{DEMO_DIR / 'backorder.db'}",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ALLOW_PRIVATE_STORE_URLS": True,  # the sandbox stores live on localhost
     }
 
 
-def _catalogue(session: Session, shop: Shop) -> dict[str, Variant]:
-    variants: dict[str, Variant] = {}
-    for p_index, (title, ptype, vendor, tags, rows) in enumerate(CATALOGUE, start=1):
-        product = Product(
-            shop_id=shop.id,
-            external_id=str(8_000_000_000 + p_index),
-            title=title,
-            product_type=ptype,
-            vendor=vendor,
-            tags=tags,
-            status="active",
-            handle=title.lower().replace(" ", "-"),
-        )
-        session.add(product)
-        session.flush()
-        for sku, options, price, _available, policy in rows:
-            variant = Variant(
-                shop_id=shop.id,
-                product_id=product.id,
-                external_id=str(40_000_000_000 + len(variants) + 1),
-                sku=sku,
-                title=" / ".join(options.values()),
-                price=Decimal(price),
-                options=options,
-                inventory_policy=policy,
-                lead_time_days=21 if sku.startswith("RRJ") else None,
-            )
-            session.add(variant)
-            session.flush()
-            variants[sku] = variant
-    return variants
+@dataclass
+class DemoShops:
+    shopify_id: int
+    woocommerce_id: int
+    token: str
 
 
-def seed(session: Session, runtime: Runtime) -> Shop:
-    clock = runtime.clock
-    now = clock.now()
-    shop = add_shop(
-        session,
-        clock,
-        runtime.vault,
-        platform="shopify",
-        domain="northwind-trail.myshopify.com",
-        name="Northwind Trail Co.",
-        credentials={"access_token": "shpat_" + secrets.token_hex(16)},
-        timezone="America/Chicago",
-    )
-    shop.expedite_keywords = "express,overnight"
-    variants = _catalogue(session, shop)
-    # On-hand counts units not yet shipped, so it includes what the orders below take.
-    taken: dict[str, int] = {}
-    for *_, lines in ORDERS:
-        for sku, quantity, short in lines:
-            taken[sku] = taken.get(sku, 0) + quantity - short
-    for *_, rows in CATALOGUE:
-        for sku, _options, _price, available, _policy in rows:
-            record_level(
-                session,
-                clock,
-                shop,
-                StoreInventoryLevel(
-                    variant_external_id=variants[sku].external_id,
-                    location_external_id="1",
-                    location_name="Main warehouse",
-                    on_hand=available + taken.get(sku, 0),
-                    available=available,
-                    updated_at=now - timedelta(days=3),
-                ),
-            )
-    add_incoming(
-        session,
-        clock,
-        variants["TR2-BLU-42"],
-        quantity=3,
-        expected_on=shop_today(clock, shop.timezone) + timedelta(days=9),
-        reference="PO-1042",
-    )
-    for index, (name, customer, email, hours, shipping, lines) in enumerate(ORDERS, start=1):
-        placed = now - timedelta(hours=hours)
-        order_id = str(5_000_000_000 + index)
-        ingest_order(
+def _add_shops(runtime: Runtime, sandboxes: Any) -> DemoShops:
+    shopify, woo = sandboxes.shopify, sandboxes.woocommerce
+
+    def add(session: Any) -> DemoShops:
+        one = add_shop(
             session,
-            clock,
-            shop,
-            StoreOrder(
-                external_id=order_id,
-                name=name,
-                placed_at=placed,
-                updated_at=placed,
-                customer_name=customer,
-                customer_email=email,
-                financial_status="paid",
-                fulfillment_status="unfulfilled",
-                shipping_method=shipping,
-                lines=tuple(
-                    StoreOrderLine(
-                        external_id=f"{order_id}{n}",
-                        variant_external_id=variants[sku].external_id,
-                        sku=sku,
-                        title=variants[sku].title,
-                        quantity=quantity,
-                        price=variants[sku].price,
-                    )
-                    for n, (sku, quantity, _short) in enumerate(lines, start=1)
-                ),
-            ),
+            runtime.clock,
+            runtime.vault,
+            platform="shopify",
+            domain=shopify.shop,
+            name="Sandbox Outfitters (Shopify)",
+            credentials={
+                "access_token": shopify.access_token,
+                "admin_base_url": shopify.admin_base_url,
+            },
         )
-    return shop
+        two = add_woocommerce(
+            session,
+            runtime.clock,
+            runtime.vault,
+            url=woo.url,
+            consumer_key=woo.consumer_key,
+            consumer_secret=woo.consumer_secret,
+            allow_private=True,
+        )
+        return DemoShops(one.id, two.id, create_token(session, one.id, "demo"))
+
+    return execute(runtime, add)
+
+
+def _sync(runtime: Runtime, shop_id: int, *, full: bool) -> SyncSummary:
+    with runtime.db.transaction() as session:
+        adapter = adapter_for(runtime, session.get_one(Shop, shop_id))
+    return run_sync(runtime, adapter, shop_id, full=full)
+
+
+def _shopify_scenario(store: Any) -> dict[str, int]:
+    """Three customers order more than is left of two oversellable variants; one cancels."""
+    from sandbox.shopify.ids import gid
+
+    sellable = [
+        v
+        for v in store.variants.values()
+        if v.inventoryPolicy == "CONTINUE" and store.available(v) >= 0
+    ][:2]
+    placed = []
+    for variant in sellable:
+        target = gid("ProductVariant", variant.number)
+        placed.append(store.place_order([(target, store.available(variant) + 2)]))
+        placed.append(store.place_order([(target, 1)], shipping="Express"))
+    store.cancel_order(placed[-1])
+    store.restock(gid("ProductVariant", sellable[0].number), 1)  # a delivery arrives short
+    return {"orders_placed": len(placed), "orders_cancelled": 1, "restocked_units": 1}
+
+
+def _woocommerce_scenario(store: Any) -> dict[str, int]:
+    """The same on WooCommerce: stock goes negative where backorders are allowed."""
+    simple = [
+        p
+        for p in store.products.values()
+        if p.type == "simple"
+        and p.manage_stock
+        and p.backorders in ("notify", "yes")
+        and (p.stock_quantity or 0) >= 0
+    ][:2]
+    placed = []
+    for product in simple:
+        placed.append(store.place_order([(product.id, 0, (product.stock_quantity or 0) + 2)]))
+        placed.append(store.place_order([(product.id, 0, 1)]))
+    store.cancel_order(placed[-1])
+    store.restock(simple[0].id, 0, 1)
+    return {"orders_placed": len(placed), "orders_cancelled": 1, "restocked_units": 1}
+
+
+def _purchase_order(runtime: Runtime, shop_id: int) -> str | None:
+    """The merchant records a purchase order for the first backordered variant."""
+    from sqlalchemy import select
+
+    from connector.models import Backorder
+
+    def record(session: Any) -> str | None:
+        variant_id = session.scalar(
+            select(Backorder.variant_id).where(Backorder.shop_id == shop_id).limit(1)
+        )
+        if variant_id is None:
+            return None
+        variant = session.get_one(Variant, variant_id)
+        shop = session.get_one(Shop, shop_id)
+        expected = shop_today(runtime.clock, shop.timezone) + timedelta(days=6)
+        add_incoming(
+            session, runtime.clock, variant, quantity=2, expected_on=expected, reference="PO-DEMO-1"
+        )
+        return variant.sku
+
+    return execute(runtime, record)
+
+
+def prepare(runtime: Runtime, sandboxes: Any) -> tuple[DemoShops, dict[str, Any]]:
+    """Install, sync, play the scenario, sync again: what the dashboard and API then show."""
+    upgrade(runtime.db.engine)
+    shops = _add_shops(runtime, sandboxes)
+    first = {
+        "shopify": _sync(runtime, shops.shopify_id, full=True).records,
+        "woocommerce": _sync(runtime, shops.woocommerce_id, full=True).records,
+    }
+    scenario = {
+        "shopify": _shopify_scenario(sandboxes.shopify.store),
+        "woocommerce": _woocommerce_scenario(sandboxes.woocommerce.store),
+    }
+    for shop_id in (shops.shopify_id, shops.woocommerce_id):
+        _sync(runtime, shop_id, full=True)  # stock changes need the product walk too
+    po_for = _purchase_order(runtime, shops.shopify_id)
+    return shops, {"first_sync": first, "scenario": scenario, "purchase_order_for": po_for}
 
 
 def _check_api(runtime: Runtime, token: str) -> dict[str, Any]:
@@ -255,38 +202,30 @@ def run_demo(
     port: int,
     serve: Callable[[Runtime, str, int, int, bool, bool], None],
 ) -> None:
-    upgrade(runtime.db.engine)
-    with runtime.db.transaction() as session:
-        shop = seed(session, runtime)
-        token = create_token(session, shop.id, "demo")
-        shop_id, domain = shop.id, shop.domain
-    runtime.bus.dispatch_pending(runtime.db)
-    if once:
-        found = _check_api(runtime, token)
-        ok = found["healthz"] == 200 and found["backorders"] == 200
+    from sandbox.run import start_both
+
+    sandboxes = start_both(host, variants=VARIANTS, seed=7, shopify_options=SHOPIFY_PLAN)
+    try:
+        shops, story = prepare(runtime, sandboxes)
+        runtime.bus.dispatch_pending(runtime.db)
+        if once:
+            found = _check_api(runtime, shops.token)
+            ok = found["healthz"] == 200 and found["waiting_backorders"] > 0
+            click.echo(json.dumps({"did": story, "found": found, "ok": ok}))
+            raise SystemExit(0 if ok else 1)
+        url = f"http://{host}:{port}"
         click.echo(
-            json.dumps(
-                {
-                    "scenario": "seeded demo shop: stock, a purchase order, four orders",
-                    "shop_id": shop_id,
-                    "shop": domain,
-                    "variants": sum(len(rows) for *_, rows in CATALOGUE),
-                    "orders": len(ORDERS),
-                    "found": found,
-                    "ok": ok,
-                }
-            )
+            f"\nBackorder Connector demo — shops {shops.shopify_id} (Shopify sandbox) and "
+            f"{shops.woocommerce_id} (WooCommerce sandbox)\n"
+            f"  health:     {url}/healthz\n"
+            f"  API:        {url}/api/v1/backorders   (token below sees the Shopify shop)\n"
+            f"  OpenAPI:    {url}/api/v1/openapi.json\n"
+            f"  API token:  {shops.token}\n"
+            f"  try:        curl -H 'Authorization: Bearer {shops.token}' "
+            f"{url}/api/v1/backorders\n"
+            f"  stores:     {json.dumps(sandboxes.describe())}\n"
+            f"Press Ctrl-C to stop.\n"
         )
-        raise SystemExit(0 if ok else 1)
-    url = f"http://{host}:{port}"
-    click.echo(
-        f"\nBackorder Connector demo — shop {shop_id} ({domain})\n"
-        f"  health:     {url}/healthz\n"
-        f"  API:        {url}/api/v1/backorders\n"
-        f"  OpenAPI:    {url}/api/v1/openapi.json\n"
-        f"  API token:  {token}\n"
-        f"  try:        curl -H 'Authorization: Bearer {token}' {url}/api/v1/backorders\n"
-        f"Press Ctrl-C to stop.\n"
-    )
-    # The seeded shop is not a real store: re-plan hourly, but do not try to sync it.
-    serve(runtime, host, port, 8, True, False)
+        serve(runtime, host, port, 8, True, True)
+    finally:
+        sandboxes.stop()

@@ -47,8 +47,12 @@ def start_both(
     woocommerce_port: int = 0,
     variants: int = 1000,
     seed: int = 1,
+    shopify_options: dict[str, Any] | None = None,
 ) -> Sandboxes:
-    shopify = start_shopify(host, shopify_port, variants=variants, seed=seed)
+    """`shopify_options` go to the Shopify app (e.g. `restore_rate` for another plan)."""
+    shopify = start_shopify(
+        host, shopify_port, variants=variants, seed=seed, **(shopify_options or {})
+    )
     try:
         woocommerce = start_woocommerce(host, woocommerce_port, variants=variants, seed=seed)
     except BaseException:

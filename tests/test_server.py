@@ -76,7 +76,7 @@ def test_serve_answers_health_and_the_api(server: str, runtime: Runtime) -> None
     assert response.headers["Server"] == "backorder"  # waitress, not Flask's dev server
 
 
-def test_demo_once_prints_one_json_line(tmp_path: Path) -> None:
+def test_demo_once_runs_the_scenario_against_both_sandbox_stores(tmp_path: Path) -> None:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -88,16 +88,17 @@ def test_demo_once_prints_one_json_line(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["ok"] is True
-    found = summary["found"]
-    assert (found["healthz"], found["backorders"], found["waiting_backorders"]) == (200, 200, 4)
-    shoes = [row for row in found["queue"] if row["sku"] == "TR2-BLU-42"]
-    # The express order goes first; the purchase order covers it and the oldest order.
-    assert [row["order_name"] for row in shoes] == ["#1004", "#1001", "#1002"]
-    assert [row["eta_source"] for row in shoes] == ["incoming:PO-1042"] * 2 + ["lead_time"]
+    synced = summary["did"]["first_sync"]
+    assert synced["shopify"]["products"] > 0 and synced["woocommerce"]["products"] > 0
+    assert synced["shopify"]["orders"] > 0 and synced["woocommerce"]["orders"] > 0
+    queue = summary["found"]["queue"]
+    assert queue and all(row["eta"] and row["eta_source"] for row in queue)
+    # The purchase order the merchant recorded is what the first backordered line waits for.
+    assert any(row["eta_source"] == "incoming:PO-DEMO-1" for row in queue)
     assert (tmp_path / ".demo" / "backorder.db").exists()
