@@ -6,6 +6,7 @@ from connector.models.catalog import INVENTORY_POLICIES, InventoryLevel, Product
 from connector.models.events import DomainEvent
 from connector.models.inbox import WebhookEvent
 from connector.models.incoming import INCOMING_SOURCES, IncomingStock
+from connector.models.install import InstallNonce
 from connector.models.orders import Order, OrderLine
 from connector.models.outbox import Notification, StoreWrite
 from connector.models.shops import PLATFORMS, ApiToken, Shop
@@ -23,6 +24,7 @@ __all__ = [
     "DomainEvent",
     "EtaChange",
     "IncomingStock",
+    "InstallNonce",
     "InventoryLevel",
     "Notification",
     "Order",

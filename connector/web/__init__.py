@@ -8,6 +8,7 @@ from connector.runtime import Runtime
 from connector.web.api import api_v1
 from connector.web.errors import register_error_handlers
 from connector.web.health import health
+from connector.web.install import install
 from connector.web.metrics import instrument
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -25,4 +26,5 @@ def create_app(runtime: Runtime) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(api_v1)
+    app.register_blueprint(install)
     return app

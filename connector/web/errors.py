@@ -6,8 +6,16 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector.services.errors import Conflict, Invalid, NotFound, ServiceError
+from connector.services.install import NotConfigured
+from connector.services.nonces import InstallRefused
 
-_SERVICE_STATUS: dict[type[ServiceError], int] = {NotFound: 404, Invalid: 422, Conflict: 409}
+_SERVICE_STATUS: dict[type[ServiceError], int] = {
+    NotFound: 404,
+    Invalid: 422,
+    Conflict: 409,
+    InstallRefused: 400,
+    NotConfigured: 503,
+}
 
 
 class ApiError(Exception):
