@@ -1,0 +1,286 @@
+"""Install use cases: Shopify's authorization-code grant and WooCommerce's app key flow.
+
+Each flow has a start (issue a nonce, return where to send the merchant) and a finish (the
+store's callback). A finish checks everything it can before it touches the store, confirms the
+credentials with the store, and stores the shop and spends the nonce in one transaction, so any
+refusal leaves nothing stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.base import StoreAdapter, StoreError
+from adapters.shopify.oauth import exchange_code
+from connector.commands import execute
+from connector.models import Shop
+from connector.runtime import Runtime
+from connector.services import nonces
+from connector.services.errors import Invalid, ServiceError
+from connector.services.nonces import InstallRefused
+from connector.services.shops import add_shop, add_woocommerce, shop_credentials
+from connector.services.store_urls import shopify_domain, woocommerce_url
+from connector.services.sync import run_sync
+from connector.stores import adapter_for, adapter_from
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Backorder Connector"
+CALLBACK_MAX_AGE = timedelta(minutes=5)
+SHOPIFY_TOPICS = (
+    "orders/create",
+    "orders/updated",
+    "orders/cancelled",
+    "inventory_levels/update",
+    "products/update",
+    "app/uninstalled",
+)
+WOOCOMMERCE_TOPICS = ("order.created", "order.updated", "product.updated")
+
+
+class NotConfigured(ServiceError):
+    """The operator has not set what this flow needs (the web maps it to 503)."""
+
+    code = "not_configured"
+
+
+# ---------------------------------------------------------------------------- Shopify
+
+
+def callback_hmac(params: dict[str, str], secret: str) -> str:
+    """Shopify's callback signature: every param but `hmac`, sorted `k=v` joined by `&`."""
+    message = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "hmac")
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def callback_hmac_ok(params: dict[str, str], secret: str) -> bool:
+    return hmac.compare_digest(callback_hmac(params, secret), params.get("hmac", ""))
+
+
+def shopify_authorize_host(admin_base_url: str, shop: str) -> str:
+    """`https://{shop}` for real stores; the sandbox's own origin when the template is its URL."""
+    if "{shop}" in admin_base_url:
+        return f"https://{shop}"
+    parts = urlsplit(admin_base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _shopify_app(runtime: Runtime) -> tuple[str, str]:
+    key, secret = runtime.settings.SHOPIFY_API_KEY, runtime.settings.SHOPIFY_API_SECRET
+    if not key or not secret:
+        raise NotConfigured("Shopify installs need SHOPIFY_API_KEY and SHOPIFY_API_SECRET")
+    return key, secret
+
+
+def _valid_shop(value: str) -> str:
+    try:
+        return shopify_domain(value)
+    except Invalid as exc:
+        raise InstallRefused(exc.message, field="shop") from None
+
+
+def start_shopify_install(runtime: Runtime, shop: str) -> str:
+    """Issue the OAuth state and return the store's authorize URL to redirect the merchant to."""
+    api_key, _ = _shopify_app(runtime)
+    domain = _valid_shop(shop)
+    state = execute(runtime, lambda s: nonces.issue(s, runtime.clock, "shopify", domain))
+    settings = runtime.settings
+    query = urlencode(
+        {
+            "client_id": api_key,
+            "scope": settings.SHOPIFY_SCOPES,
+            "redirect_uri": f"{settings.APP_URL}/shopify/callback",
+            "state": state,
+        }
+    )
+    host = shopify_authorize_host(settings.SHOPIFY_ADMIN_BASE_URL, domain)
+    return f"{host}/admin/oauth/authorize?{query}"
+
+
+def _check_timestamp(runtime: Runtime, value: str) -> None:
+    try:
+        sent = datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InstallRefused("timestamp is missing or not a number", field="timestamp") from None
+    if abs(runtime.clock.now() - sent) > CALLBACK_MAX_AGE:
+        raise InstallRefused("timestamp is more than 5 minutes off; retry", field="timestamp")
+
+
+def finish_shopify_install(runtime: Runtime, params: dict[str, str]) -> int:
+    """Verify the callback, trade the code for a token, subscribe, store; returns the shop id.
+
+    The first full sync runs here, after the commit, and its failure is only logged: the shop is
+    installed either way and the scheduler's reconciliation sync catches up.
+    """
+    api_key, api_secret = _shopify_app(runtime)
+    if not callback_hmac_ok(params, api_secret):
+        raise InstallRefused("hmac does not match; the callback was not signed by Shopify", "hmac")
+    _check_timestamp(runtime, params.get("timestamp", ""))
+    domain = _valid_shop(params.get("shop", ""))
+    state = params.get("state", "")
+    nonce = execute(runtime, lambda s: nonces.check(s, runtime.clock, "shopify", state, "state"))
+    if nonce.target != domain:
+        raise InstallRefused("shop is not the shop this install was started for", field="shop")
+    if not params.get("code"):
+        raise InstallRefused("code is missing", field="code")
+
+    template = runtime.settings.SHOPIFY_ADMIN_BASE_URL
+    host = shopify_authorize_host(template, domain)
+    try:
+        answer = exchange_code(host, api_key, api_secret, params["code"])
+    except StoreError as exc:
+        raise InstallRefused(str(exc), field="code") from exc
+    credentials = _shopify_credentials(runtime, answer, template)
+    adapter = adapter_from(runtime, "shopify", domain, credentials)
+    _subscribe(adapter, SHOPIFY_TOPICS, f"{runtime.settings.APP_URL}/webhooks/shopify")
+
+    def store(session: Session) -> int:
+        nonces.spend(session, runtime.clock, "shopify", state, "state")
+        return _install(session, runtime, "shopify", domain, credentials).id
+
+    shop_id = execute(runtime, store)
+    _first_sync(runtime, shop_id)
+    return shop_id
+
+
+def _shopify_credentials(runtime: Runtime, answer: dict[str, Any], template: str) -> dict[str, Any]:
+    credentials: dict[str, Any] = {"access_token": answer["access_token"]}
+    if "{shop}" not in template:
+        credentials["admin_base_url"] = template  # the sandbox: one fixed URL, not a template
+    if answer.get("refresh_token"):
+        credentials["refresh_token"] = answer["refresh_token"]
+    if answer.get("expires_in"):
+        expires = runtime.clock.now() + timedelta(seconds=int(answer["expires_in"]))
+        credentials["expires_at"] = expires.isoformat()
+    return credentials
+
+
+def _first_sync(runtime: Runtime, shop_id: int) -> None:
+    try:
+        with runtime.db.transaction() as session:
+            adapter = adapter_for(runtime, session.get_one(Shop, shop_id))
+        run_sync(runtime, adapter, shop_id, full=True)
+    except Exception:  # the install stands; the scheduled sync will retry
+        log.exception("first sync of shop %s failed; the scheduled sync will retry", shop_id)
+
+
+# ---------------------------------------------------------------------------- WooCommerce
+
+
+def start_woocommerce_install(runtime: Runtime, store_url: str) -> str:
+    """Issue the key flow's user_id and return the store's authorize URL."""
+    settings = runtime.settings
+    try:
+        url = woocommerce_url(store_url, settings.ALLOW_PRIVATE_STORE_URLS)
+    except Invalid as exc:
+        raise InstallRefused(exc.message, field="store_url") from None
+    user_id = execute(runtime, lambda s: nonces.issue(s, runtime.clock, "woocommerce", url))
+    query = urlencode(
+        {
+            "app_name": APP_NAME,
+            "scope": "read_write",
+            "user_id": user_id,
+            "return_url": f"{settings.APP_URL}/woocommerce/return",
+            "callback_url": f"{settings.APP_URL}/woocommerce/callback",
+        }
+    )
+    return f"{url}/wc-auth/v1/authorize?{query}"
+
+
+def finish_woocommerce_install(runtime: Runtime, payload: dict[str, Any]) -> int:
+    """Check the unsigned POST against our nonce, confirm the keys, store, subscribe."""
+    fields = {}
+    for name in ("user_id", "consumer_key", "consumer_secret", "key_permissions"):
+        value = payload.get(name)
+        if not isinstance(value, str | int) or value == "":
+            raise InstallRefused(f"{name} is missing", field=name)
+        fields[name] = str(value)
+    if fields["key_permissions"] != "read_write":
+        raise InstallRefused("the key must be read_write", field="key_permissions")
+    user_id = fields["user_id"]
+    nonce = execute(
+        runtime, lambda s: nonces.check(s, runtime.clock, "woocommerce", user_id, "user_id")
+    )
+    url = nonce.target
+    keys = {"consumer_key": fields["consumer_key"], "consumer_secret": fields["consumer_secret"]}
+    try:  # the POST is unsigned: only the store accepting the keys proves they are real
+        adapter_from(runtime, "woocommerce", url, keys).shop()
+    except (StoreError, requests.RequestException) as exc:
+        raise InstallRefused(f"the store did not accept the keys: {exc}", "consumer_key") from exc
+
+    def store(session: Session) -> int:
+        nonces.spend(session, runtime.clock, "woocommerce", user_id, "user_id")
+        shop = _install(session, runtime, "woocommerce", url, keys)
+        address = f"{runtime.settings.APP_URL}/webhooks/woocommerce/{shop.id}"
+        # Inside the transaction: the address names the shop id, and a refusal must undo it.
+        _subscribe(adapter_for(runtime, shop), WOOCOMMERCE_TOPICS, address)
+        return shop.id
+
+    return execute(runtime, store)
+
+
+def woocommerce_return(runtime: Runtime, success: str, user_id: str) -> tuple[bool, str]:
+    """What to tell the merchant back from the store: installed, denied, or not confirmed."""
+    if success != "1":
+        return False, "Access was denied: Backorder Connector is not installed."
+    if execute(runtime, lambda s: nonces.was_used(s, "woocommerce", user_id)):
+        return True, "Backorder Connector is installed. The first sync starts within minutes."
+    return False, "The store did not send us working keys; please start the install again."
+
+
+# ---------------------------------------------------------------------------- shared
+
+
+def _install(
+    session: Session, runtime: Runtime, platform: str, domain: str, credentials: dict[str, Any]
+) -> Shop:
+    """Add the shop, or give an installed one its fresh credentials (a reinstall re-authorises)."""
+    existing = session.scalar(select(Shop).where(Shop.platform == platform, Shop.domain == domain))
+    if existing is not None and existing.status == "active":
+        old = shop_credentials(runtime.vault, existing)
+        if "webhook_secret" in old:  # keep signing with the secret our subscriptions know
+            credentials = {**credentials, "webhook_secret": old["webhook_secret"]}
+        elif platform == "woocommerce":
+            credentials = {**credentials, "webhook_secret": secrets.token_hex(24)}
+        existing.credentials = runtime.vault.seal(credentials)
+        existing.needs_reauthorization = False
+        return existing
+    if platform == "woocommerce":
+        return add_woocommerce(
+            session,
+            runtime.clock,
+            runtime.vault,
+            url=domain,
+            consumer_key=credentials["consumer_key"],
+            consumer_secret=credentials["consumer_secret"],
+            allow_private=runtime.settings.ALLOW_PRIVATE_STORE_URLS,
+        )
+    return add_shop(
+        session,
+        runtime.clock,
+        runtime.vault,
+        platform=platform,
+        domain=domain,
+        credentials=credentials,
+    )
+
+
+def _subscribe(adapter: StoreAdapter, topics: tuple[str, ...], address: str) -> None:
+    """Register each topic's webhook unless the store already has it (reinstalls, retries)."""
+    try:
+        have = {(hook.topic, hook.address) for hook in adapter.list_webhooks()}
+        for topic in topics:
+            if (topic, address) not in have:
+                adapter.register_webhook(topic, address)
+    except (StoreError, requests.RequestException) as exc:
+        raise InstallRefused(f"the store refused our webhooks: {exc}", field="webhooks") from exc
