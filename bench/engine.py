@@ -173,6 +173,7 @@ def seed(runtime: Runtime, lines: int) -> tuple[int, int]:
                 shop_id=shop.id,
                 variant_id=variant.id,
                 location_external_id="L1",
+                on_hand=0,
                 platform_updated_at=now - timedelta(hours=1),
             )
         )
