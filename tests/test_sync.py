@@ -20,9 +20,10 @@ from adapters.base import (
     StoreOrder,
     StoreOrderLine,
     StoreProduct,
+    StoreShop,
     StoreVariant,
 )
-from connector.models import Order, Product, SyncCursor, Variant
+from connector.models import Order, Product, Shop, SyncCursor, Variant
 from connector.runtime import Runtime
 from connector.services.shops import add_shop
 from connector.services.sync import sync_shop
@@ -38,6 +39,14 @@ class MemoryStore:
     fail_after_pages: int | None = None
     requested: list[tuple[str, str | None]] = field(default_factory=list)
     platform: str = "memory"
+
+    def shop(self) -> StoreShop:
+        return StoreShop(
+            domain="memory.myshopify.com",
+            name="Memory Goods",
+            timezone="Europe/Vienna",
+            currency="EUR",
+        )
 
     def _pages(
         self,
@@ -129,6 +138,9 @@ def test_full_sync_brings_catalogue_stock_and_orders_through_the_engine(
     )
     summary = sync_shop(runtime, store, shop_id, full=True)
     assert summary.records == {"products": 5, "orders": 3}
+    with runtime.db.transaction() as session:
+        shop = session.get_one(Shop, shop_id)
+        assert (shop.name, shop.timezone, shop.currency) == ("Memory Goods", "Europe/Vienna", "EUR")
     assert (count(runtime, Product), count(runtime, Variant), count(runtime, Order)) == (5, 5, 3)
     # One unit of v0 on hand, three orders of one: the two later orders wait.
     assert sorted(backorders(runtime)) == ["101-1", "102-1"]

@@ -26,6 +26,7 @@ from adapters.base import (
     StoreAdapter,
     StoreOrder,
     StoreProduct,
+    StoreShop,
     StoreVariant,
 )
 from connector.commands import execute
@@ -167,6 +168,8 @@ def sync_shop(
     progress: Progress | None = None,
 ) -> SyncSummary:
     summary = SyncSummary(shop_id=shop_id, full=full)
+    about = adapter.shop()
+    execute(runtime, lambda s: _copy_shop(s, shop_id, about))
     for resource in RESOURCES:
         walk = _start_walk(runtime, shop_id, resource, full)
         # Only a full walk from its first page has met every product still in the store.
@@ -187,6 +190,21 @@ def sync_shop(
         archive = seen if complete and resource == "products" else None
         execute(runtime, lambda s, w=walk, r=resource, a=archive: _finish(s, shop_id, r, w, a))
     return summary
+
+
+def _copy_shop(session: Session, shop_id: int, about: StoreShop) -> None:
+    """The store's own name, currency and time zone: customers read ETAs in that zone.
+
+    A platform that cannot tell its zone (WooCommerce's REST API has none) says "UTC"; that
+    never overwrites a zone we already know.
+    """
+    shop = session.get_one(Shop, shop_id)
+    if about.name and shop.name in ("", shop.domain):
+        shop.name = about.name
+    if about.currency:
+        shop.currency = about.currency
+    if about.timezone and about.timezone != "UTC":
+        shop.timezone = about.timezone
 
 
 def _store_page(

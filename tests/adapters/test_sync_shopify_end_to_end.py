@@ -69,6 +69,9 @@ def test_an_oversold_order_becomes_a_backorder_and_a_restock_makes_it_ready(
     assert first.records["products"] == len(shopify.store.products)
     with runtime.db.transaction() as session:
         assert session.query(Variant).count() == len(shopify.store.variants)
+        shop = session.get_one(Shop, shop_id)
+        # ETAs are dated in the store's own time zone, as the store reports it.
+        assert (shop.timezone, shop.currency) == ("America/New_York", "USD")
 
     variant = next(
         v
