@@ -26,9 +26,8 @@ from connector.models import Shop, Variant
 from connector.runtime import Runtime
 from connector.services.shops import add_shop, add_woocommerce
 from connector.services.stock import add_incoming
-from connector.services.sync import SyncSummary, run_sync
+from connector.services.sync import run_sync_for
 from connector.services.tokens import create_token
-from connector.stores import adapter_for
 
 DEMO_DIR = Path(".demo")
 VARIANTS = 200  # per store: a small shop
@@ -85,12 +84,6 @@ def _add_shops(runtime: Runtime, sandboxes: Any) -> DemoShops:
         return DemoShops(one.id, two.id, create_token(session, one.id, "demo"))
 
     return execute(runtime, add)
-
-
-def _sync(runtime: Runtime, shop_id: int, *, full: bool) -> SyncSummary:
-    with runtime.db.transaction() as session:
-        adapter = adapter_for(runtime, session.get_one(Shop, shop_id))
-    return run_sync(runtime, adapter, shop_id, full=full)
 
 
 def _shopify_scenario(store: Any) -> dict[str, int]:
@@ -159,15 +152,15 @@ def prepare(runtime: Runtime, sandboxes: Any) -> tuple[DemoShops, dict[str, Any]
     upgrade(runtime.db.engine)
     shops = _add_shops(runtime, sandboxes)
     first = {
-        "shopify": _sync(runtime, shops.shopify_id, full=True).records,
-        "woocommerce": _sync(runtime, shops.woocommerce_id, full=True).records,
+        "shopify": run_sync_for(runtime, shops.shopify_id, full=True).records,
+        "woocommerce": run_sync_for(runtime, shops.woocommerce_id, full=True).records,
     }
     scenario = {
         "shopify": _shopify_scenario(sandboxes.shopify.store),
         "woocommerce": _woocommerce_scenario(sandboxes.woocommerce.store),
     }
     for shop_id in (shops.shopify_id, shops.woocommerce_id):
-        _sync(runtime, shop_id, full=True)  # stock changes need the product walk too
+        run_sync_for(runtime, shop_id, full=True)  # stock changes need the product walk too
     po_for = _purchase_order(runtime, shops.shopify_id)
     return shops, {"first_sync": first, "scenario": scenario, "purchase_order_for": po_for}
 

@@ -36,7 +36,8 @@ from connector.models import (
     Variant,
 )
 from connector.models.base import UTCDateTime
-from connector.services.errors import Conflict, Invalid, NotFound
+from connector.services.dates import require_not_past
+from connector.services.errors import Conflict, NotFound
 
 
 class Unset:
@@ -366,9 +367,8 @@ def change_backorder(
         raise Conflict(f"backorder {backorder_id} is {backorder.status}; only open ones change")
     shop = session.get_one(Shop, backorder.shop_id)
     if manual_eta is not Unset:
-        today = shop_today(clock, shop.timezone)
-        if manual_eta is not None and manual_eta < today:  # type: ignore[operator]
-            raise Invalid(f"must be today ({today.isoformat()}, shop time) or later", field="eta")
+        if manual_eta is not None:
+            require_not_past(clock, shop.timezone, manual_eta, "eta")  # type: ignore[arg-type]
         backorder.manual_eta = manual_eta  # type: ignore[assignment]
     if priority is not Unset:
         session.get_one(OrderLine, backorder.order_line_id).priority = priority  # type: ignore[assignment]

@@ -30,7 +30,7 @@ from connector.services.errors import Invalid, ServiceError
 from connector.services.nonces import InstallRefused
 from connector.services.shops import add_shop, add_woocommerce, shop_credentials
 from connector.services.store_urls import shopify_domain, woocommerce_url
-from connector.services.sync import run_sync
+from connector.services.sync import run_sync_for
 from connector.stores import adapter_for, adapter_from
 
 log = logging.getLogger(__name__)
@@ -167,9 +167,7 @@ def _shopify_credentials(runtime: Runtime, answer: dict[str, Any], template: str
 
 def _first_sync(runtime: Runtime, shop_id: int) -> None:
     try:
-        with runtime.db.transaction() as session:
-            adapter = adapter_for(runtime, session.get_one(Shop, shop_id))
-        run_sync(runtime, adapter, shop_id, full=True)
+        run_sync_for(runtime, shop_id, full=True)
     except Exception:  # the install stands; the scheduled sync will retry
         log.exception("first sync of shop %s failed; the scheduled sync will retry", shop_id)
 

@@ -8,10 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import StoreInventoryLevel
-from connector.clock import Clock, shop_today
+from connector.clock import Clock
 from connector.domain.events import Event
 from connector.models import IncomingStock, InventoryLevel, Shop, Variant
 from connector.services.backorders import lock_variants, reconcile
+from connector.services.dates import require_not_past
 from connector.services.errors import Invalid, NotFound
 
 MAX_QUANTITY = 1_000_000
@@ -96,11 +97,7 @@ def add_incoming(
     shop = session.get_one(Shop, variant.shop_id)
     if not 0 < quantity <= MAX_QUANTITY:
         raise Invalid(f"must be between 1 and {MAX_QUANTITY}", field="quantity")
-    today = shop_today(clock, shop.timezone)
-    if expected_on < today:
-        raise Invalid(
-            f"must be today ({today.isoformat()}, shop time) or later", field="expected_on"
-        )
+    require_not_past(clock, shop.timezone, expected_on, "expected_on")
     lock_variants(session, [variant.id])
     incoming = IncomingStock(
         shop_id=variant.shop_id,

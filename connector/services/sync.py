@@ -36,6 +36,7 @@ from connector.runtime import Runtime
 from connector.services.backorders import lock_variants, reconcile
 from connector.services.orders import ingest_order
 from connector.services.stock import upsert_level
+from connector.stores import adapter_for
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,15 @@ def run_sync(
         raise
     finally:
         execute(runtime, lambda s: _release(s, shop_id))
+
+
+def run_sync_for(
+    runtime: Runtime, shop_id: int, *, full: bool = False, progress: Progress | None = None
+) -> SyncSummary:
+    """`run_sync` with the shop's own adapter, for callers that hold only its id."""
+    with runtime.db.transaction() as session:
+        adapter = adapter_for(runtime, session.get_one(Shop, shop_id))
+    return run_sync(runtime, adapter, shop_id, full=full, progress=progress)
 
 
 def _claim(session: Session, shop_id: int, now: datetime) -> bool:

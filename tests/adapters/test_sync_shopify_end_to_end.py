@@ -10,8 +10,7 @@ import pytest
 from connector.models import Shop, Variant
 from connector.runtime import Runtime
 from connector.services.shops import add_shop
-from connector.services.sync import run_sync
-from connector.stores import adapter_for
+from connector.services.sync import run_sync_for
 from sandbox.shopify.ids import gid
 from sandbox.shopify.seed import seed
 from sandbox.shopify.server import RunningShopify, start
@@ -55,17 +54,11 @@ def row_key(runtime: Runtime, order_gid: str) -> str:
         )
 
 
-def _sync(runtime: Runtime, shop_id: int, *, full: bool = False):  # type: ignore[no-untyped-def]
-    with runtime.db.transaction() as session:
-        adapter = adapter_for(runtime, session.get_one(Shop, shop_id))
-    return run_sync(runtime, adapter, shop_id, full=full)
-
-
 def test_an_oversold_order_becomes_a_backorder_and_a_restock_makes_it_ready(
     runtime: Runtime, shopify: RunningShopify
 ) -> None:
     shop_id = _install(runtime, shopify)
-    first = _sync(runtime, shop_id, full=True)
+    first = run_sync_for(runtime, shop_id, full=True)
     assert first.records["products"] == len(shopify.store.products)
     with runtime.db.transaction() as session:
         assert session.query(Variant).count() == len(shopify.store.variants)
@@ -84,7 +77,7 @@ def test_an_oversold_order_becomes_a_backorder_and_a_restock_makes_it_ready(
         [(gid("ProductVariant", variant.number), shopify.store.available(variant) + short_by)]
     )
     runtime.clock.advance(timedelta(minutes=5))
-    _sync(runtime, shop_id)
+    run_sync_for(runtime, shop_id)
     waiting = [r for r in backorders(runtime).values() if r["status"] == "waiting"]
     assert len(waiting) == 1, backorders(runtime)
     row = waiting[0]
@@ -93,5 +86,5 @@ def test_an_oversold_order_becomes_a_backorder_and_a_restock_makes_it_ready(
 
     shopify.store.restock(gid("ProductVariant", variant.number), short_by)
     runtime.clock.advance(timedelta(minutes=5))
-    _sync(runtime, shop_id, full=True)  # stock changes do not touch a product's updated_at
+    run_sync_for(runtime, shop_id, full=True)  # stock changes do not touch a product's updated_at
     assert backorders(runtime)[row_key(runtime, order_gid)]["status"] == "ready"

@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from connector.models import InventoryLevel, Shop, Variant
+from connector.models import InventoryLevel, Variant
 from connector.runtime import Runtime
 from connector.services.shops import add_shop
-from connector.services.sync import run_sync
-from connector.stores import adapter_for
+from connector.services.sync import run_sync_for
 from sandbox.woocommerce.server import RunningWoo, start
 from sandbox.woocommerce.store import WooStore
 from tests.engine_helpers import backorders
@@ -23,12 +22,6 @@ def woo(runtime: Runtime) -> Iterator[RunningWoo]:
     running = start(store=WooStore(clock=runtime.clock.now), variants=40, seed=5)
     yield running
     running.stop()
-
-
-def _sync(runtime: Runtime, shop_id: int, *, full: bool = False):  # type: ignore[no-untyped-def]
-    with runtime.db.transaction() as session:
-        adapter = adapter_for(runtime, session.get_one(Shop, shop_id))
-    return run_sync(runtime, adapter, shop_id, full=full)
 
 
 def test_a_backordered_checkout_becomes_a_backorder_and_a_restock_makes_it_ready(
@@ -47,7 +40,7 @@ def test_a_backordered_checkout_becomes_a_backorder_and_a_restock_makes_it_ready
                 "webhook_secret": "Sandbox0Webhook0Secret0123456789",
             },
         ).id
-    _sync(runtime, shop_id, full=True)
+    run_sync_for(runtime, shop_id, full=True)
 
     product = next(
         p
@@ -61,8 +54,8 @@ def test_a_backordered_checkout_becomes_a_backorder_and_a_restock_makes_it_ready
     runtime.clock.advance(timedelta(minutes=5))
     woo.store.place_order([(product.id, 0, stock + 2)])
     runtime.clock.advance(timedelta(minutes=5))
-    _sync(runtime, shop_id)
-    _sync(runtime, shop_id, full=True)  # the product's stock_quantity changed with the order
+    run_sync_for(runtime, shop_id)
+    run_sync_for(runtime, shop_id, full=True)  # the product's stock_quantity changed with the order
     with runtime.db.transaction() as session:
         level = session.scalar(
             select(InventoryLevel).join(Variant).where(Variant.external_id == str(product.id))
@@ -74,5 +67,5 @@ def test_a_backordered_checkout_becomes_a_backorder_and_a_restock_makes_it_ready
 
     woo.store.restock(product.id, 0, 2)
     runtime.clock.advance(timedelta(minutes=5))
-    _sync(runtime, shop_id, full=True)
+    run_sync_for(runtime, shop_id, full=True)
     assert backorders(runtime)[next(iter(backorders(runtime)))]["status"] == "ready"
