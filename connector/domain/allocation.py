@@ -4,11 +4,15 @@
 with their previous backorder state, and the incoming stock, it returns the new state of every
 backorder and the events the change raises. Running it again on its own output changes nothing,
 which is what makes replays, duplicates and reconciliation syncs harmless.
+
+Variants that sell from one shared stock (a stock pool, see `pool.py`) are planned together as
+one: one supply, and the open lines of all of them in one queue. Each line then names its own
+variant, and each event names the line's variant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -55,10 +59,18 @@ class Line:
     # Why the line needs nothing any more, when it doesn't: "cancelled", "refunded",
     # "removed" or "fulfilled".
     closed_because: str | None = None
+    # The line's variant where the facts are a pool's; None means `VariantFacts.variant_id`.
+    variant_id: int | None = None
 
 
 @dataclass(frozen=True)
 class VariantFacts:
+    """What a variant's plan depends on; with `shared_with`, a whole stock pool's.
+
+    `on_hand` and `incoming` are the pool's supply, counted once; `lines` are the lines of every
+    variant of the pool, each naming its variant.
+    """
+
     variant_id: int
     on_hand: int
     lines: Sequence[Line]
@@ -66,6 +78,11 @@ class VariantFacts:
     policy: EtaPolicy
     split_shipments: bool
     was_in_stock: bool | None = None
+    # The pool's other variants, each with whether it was in stock: they share this supply.
+    shared_with: Mapping[int, bool | None] = field(default_factory=dict)
+
+    def variant_of(self, line: Line) -> int:
+        return self.variant_id if line.variant_id is None else line.variant_id
 
 
 @dataclass
@@ -133,7 +150,7 @@ def _open_line(line: Line, covered: int, walked: Promise, facts: VariantFacts, p
         priority=priority,
     )
     plan.states[line.demand.line_id] = state
-    ids = (facts.variant_id, line.demand.line_id, row_id)
+    ids = (facts.variant_of(line), line.demand.line_id, row_id)
     if previous is None:
         plan.events.append(BackorderCreated(*ids, quantity, eta, source))
         if status == READY:
@@ -155,7 +172,7 @@ def _closed_line(line: Line, facts: VariantFacts, plan: Plan) -> None:
     plan.states[line.demand.line_id] = replace(
         previous, allocated=previous.allocated if status == FULFILLED else 0, status=status
     )
-    ids = (facts.variant_id, line.demand.line_id, previous.backorder_id)
+    ids = (facts.variant_of(line), line.demand.line_id, previous.backorder_id)
     if status == FULFILLED:
         plan.events.append(BackorderFulfilled(*ids))
     else:
@@ -181,8 +198,15 @@ def plan(facts: VariantFacts, today: date) -> Plan:
     result.queue = [line.demand.line_id for line in open_lines]
     demand = sum(line.demand.need for line in open_lines)
     result.in_stock = facts.on_hand > demand
-    if facts.was_in_stock is True and not result.in_stock:
-        result.events.append(VariantOutOfStock(facts.variant_id))
-    elif facts.was_in_stock is False and result.in_stock:
-        result.events.append(VariantBackInStock(facts.variant_id))
+    _stock_events(facts.variant_id, facts.was_in_stock, result)
+    for variant_id in sorted(facts.shared_with):
+        _stock_events(variant_id, facts.shared_with[variant_id], result)
     return result
+
+
+def _stock_events(variant_id: int, was_in_stock: bool | None, result: Plan) -> None:
+    """A pool is in stock or out as a whole: each of its variants says so when it flips."""
+    if was_in_stock is True and not result.in_stock:
+        result.events.append(VariantOutOfStock(variant_id))
+    elif was_in_stock is False and result.in_stock:
+        result.events.append(VariantBackInStock(variant_id))

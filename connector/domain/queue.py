@@ -2,7 +2,8 @@
 
 A variant's backorders are derived, not accumulated: sort the open lines by their queue key and
 walk the on-hand stock down the queue. The result depends only on the current facts (stock and
-open lines), so a webhook that arrives late, twice or out of order cannot change it.
+open lines), so a webhook that arrives late, twice or out of order cannot change it. Variants
+sharing one stock (a stock pool) have one queue: their lines compete by the same key.
 """
 
 from __future__ import annotations

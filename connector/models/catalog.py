@@ -47,7 +47,9 @@ class Variant(ShopOwned, Timestamps, Base):
         Id, ForeignKey("products.id", ondelete="CASCADE"), index=True
     )
     external_id: Mapped[str] = mapped_column(String(64))
-    # Shopify keeps stock on an InventoryItem with its own id; WooCommerce leaves this empty.
+    # The stock this variant sells from: Shopify's InventoryItem (one per variant); on WooCommerce
+    # the product's own id, or its parent's for a variation with `manage_stock: "parent"`.
+    # Variants naming the same one form one stock pool (connector/domain/pool.py).
     inventory_item_external_id: Mapped[str | None] = mapped_column(String(64))
     sku: Mapped[str] = mapped_column(String(255), default="")
     title: Mapped[str] = mapped_column(String(255), default="")

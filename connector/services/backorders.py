@@ -5,6 +5,10 @@ level, incoming stock, a merchant's manual ETA or priority, the daily tick) ends
 caller's transaction. Variants are locked in id order first, so two workers handling the same
 variant take turns and never hand out one unit twice (PostgreSQL: row locks, Saleor's way;
 SQLite: the write lock every transaction takes at BEGIN).
+
+Variants that sell from one stock (same `inventory_item_external_id` in one shop: WooCommerce
+variations whose stock the parent manages) are a stock pool: locked together, loaded together
+and planned as one queue over one supply (`connector.domain.pool`).
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, literal, null, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, case, insert, literal, null, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from connector.clock import Clock, shop_today, shop_zone
 from connector.domain.allocation import OPEN, BackorderState, Line, Plan, VariantFacts, plan
 from connector.domain.eta import EtaPolicy, Incoming
 from connector.domain.events import BackorderEvent, Event
+from connector.domain.pool import Reading, pool_lead_time, pool_on_hand
 from connector.domain.queue import Demand, order_key
 from connector.models import (
     Backorder,
@@ -49,15 +55,74 @@ _CHUNK = 5000  # ids per IN (...): well under every database's bound-parameter l
 _NEED = OrderLine.quantity - OrderLine.fulfilled_quantity - OrderLine.refunded_quantity
 
 
-def lock_variants(session: Session, variant_ids: Iterable[int]) -> list[int]:
-    """Lock the variants' rows in a stable order; returns the ids that exist."""
+def _sharing_stock(session: Session, ids: list[int]) -> set[int]:
+    """The ids, and every variant that sells from the same stock as one of them."""
+    found = set(ids)
+    other = aliased(Variant)
+    for start in range(0, len(ids), _CHUNK):
+        found.update(
+            session.scalars(
+                select(other.id)
+                .join(
+                    Variant,
+                    and_(
+                        Variant.shop_id == other.shop_id,
+                        Variant.inventory_item_external_id == other.inventory_item_external_id,
+                    ),
+                )
+                .where(Variant.id.in_(ids[start : start + _CHUNK]))
+            )
+        )
+    return found
+
+
+def lock_pools(session: Session, variant_ids: Iterable[int]) -> list[list[int]]:
+    """Lock the variants' rows, and those of every variant sharing their stock, in id order.
+
+    Returns the stock pools they form (each a list of ids, lowest first; a variant with stock
+    of its own is a pool of one), ordered by their lowest id. Locking whole pools, always in id
+    order, keeps two commands on one pool from interleaving or deadlocking.
+    """
     ids = sorted(set(variant_ids))
     if not ids:
         return []
-    statement = select(Variant.id).where(Variant.id.in_(ids)).order_by(Variant.id)
+    statement = (
+        select(Variant.id, Variant.shop_id, Variant.inventory_item_external_id)
+        .where(Variant.id.in_(sorted(_sharing_stock(session, ids))))
+        .order_by(Variant.id)
+    )
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update()
-    return list(session.scalars(statement))
+    pools: dict[object, list[int]] = {}
+    for variant_id, shop_id, item in session.execute(statement):
+        pools.setdefault(variant_id if item is None else (shop_id, item), []).append(variant_id)
+    return list(pools.values())
+
+
+def lock_variants(session: Session, variant_ids: Iterable[int]) -> list[int]:
+    """Lock the variants' rows (with their stock pools) in a stable order; returns the ids."""
+    return sorted(v for pool in lock_pools(session, variant_ids) for v in pool)
+
+
+def stock_pool(session: Session, variant: Variant) -> list[Variant]:
+    """The variants selling from the variant's stock, lowest id first (often just itself)."""
+    if variant.inventory_item_external_id is None:
+        return [variant]
+    return list(
+        session.scalars(
+            select(Variant)
+            .where(
+                Variant.shop_id == variant.shop_id,
+                Variant.inventory_item_external_id == variant.inventory_item_external_id,
+            )
+            .order_by(Variant.id)
+        )
+    )
+
+
+def _of(column: Any, ids: list[int]) -> ColumnElement[bool]:
+    """`column = id` for one variant (the common case, and the cheapest), else `IN`."""
+    return column == ids[0] if len(ids) == 1 else column.in_(ids)
 
 
 # Why a line needs nothing any more, worked out by the database: NULL while it is open.
@@ -77,8 +142,12 @@ _CLOSED_BECAUSE = case(
 )
 
 
-def _line_rows(session: Session, variant_id: int) -> list[Any]:
-    """Open lines of the variant, and closed lines whose backorder is still open."""
+def _line_rows(session: Session, variant_ids: list[int]) -> list[Any]:
+    """Open lines of the variants, and closed lines whose backorder is still open.
+
+    For a pool of several variants each row ends with the line's variant id.
+    """
+    shared = (OrderLine.variant_id,) if len(variant_ids) > 1 else ()
     return session.execute(
         select(
             OrderLine.id,
@@ -96,11 +165,12 @@ def _line_rows(session: Session, variant_id: int) -> list[Any]:
             Backorder.eta_source,
             Backorder.manual_eta,
             Backorder.priority,
+            *shared,
         )
         .join(Order, Order.id == OrderLine.order_id)
         .outerjoin(Backorder, Backorder.order_line_id == OrderLine.id)
         .where(
-            OrderLine.variant_id == variant_id,
+            _of(OrderLine.variant_id, variant_ids),
             or_(
                 and_(OrderLine.removed_at.is_(None), Order.cancelled_at.is_(None), _NEED > 0),
                 Backorder.status.in_(OPEN),
@@ -109,7 +179,7 @@ def _line_rows(session: Session, variant_id: int) -> list[Any]:
     ).all()
 
 
-def _to_line(row: Any, zone: Any) -> Line:
+def _to_line(row: Any, zone: Any, variant_id: int | None = None) -> Line:
     # Positional unpacking: this runs once per line of a variant, ten thousand at a time.
     (
         line_id,
@@ -138,28 +208,41 @@ def _to_line(row: Any, zone: Any) -> Line:
         placed_at.astimezone(zone).date(),
         state,
         closed,
+        variant_id,
     )
 
 
-def load_facts(session: Session, variant: Variant, shop: Shop) -> VariantFacts:
+def load_facts(
+    session: Session, variant: Variant, shop: Shop, pool: list[Variant] | None = None
+) -> VariantFacts:
+    """The facts of the variant's stock pool: the variant alone, or every variant sharing it.
+
+    `pool` (lowest id first, `variant` among them) saves looking the pool up again.
+    """
+    members = pool if pool is not None else stock_pool(session, variant)
+    ids = [member.id for member in members]
     zone = shop_zone(shop.timezone)
-    reported, derived = session.execute(
-        select(
-            func.coalesce(
-                func.sum(func.coalesce(InventoryLevel.on_hand, InventoryLevel.available)), 0
-            ),
-            func.count(InventoryLevel.id).filter(InventoryLevel.on_hand.is_(None)),
-        ).where(InventoryLevel.variant_id == variant.id)
-    ).one()
-    lines = [_to_line(row, zone) for row in _line_rows(session, variant.id)]
-    on_hand = int(reported)
-    if not variant.track_inventory:
-        on_hand = sum(line.demand.need for line in lines)  # whatever is ordered, is there
-    elif derived:
-        # The store counts only what is left to sell (WooCommerce): the open lines' units are
-        # still in the building. Derived at every plan, so it holds whatever order the order
-        # and the stock level arrived in.
-        on_hand += sum(line.demand.need for line in lines)
+    readings = [
+        Reading(*row)
+        for row in session.execute(
+            select(
+                InventoryLevel.location_external_id,
+                InventoryLevel.on_hand,
+                InventoryLevel.available,
+                InventoryLevel.platform_updated_at,
+                InventoryLevel.id,
+            ).where(_of(InventoryLevel.variant_id, ids))
+        )
+    ]
+    if len(ids) == 1:
+        lines = [_to_line(row, zone) for row in _line_rows(session, ids)]
+    else:
+        lines = [_to_line(row[:-1], zone, row[-1]) for row in _line_rows(session, ids)]
+    supply = pool_on_hand(
+        readings,
+        sum(line.demand.need for line in lines),
+        tracked=any(member.track_inventory for member in members),
+    )
     incoming = [
         Incoming(quantity=r.quantity, expected_on=r.expected_on, reference=r.reference, id=r.id)
         for r in session.execute(
@@ -168,13 +251,13 @@ def load_facts(session: Session, variant: Variant, shop: Shop) -> VariantFacts:
                 IncomingStock.quantity,
                 IncomingStock.expected_on,
                 IncomingStock.reference,
-            ).where(IncomingStock.variant_id == variant.id, IncomingStock.received_at.is_(None))
+            ).where(_of(IncomingStock.variant_id, ids), IncomingStock.received_at.is_(None))
         )
     ]
-    lead = variant.lead_time_days if variant.lead_time_days is not None else shop.lead_time_days
+    lead = pool_lead_time((member.lead_time_days for member in members), shop.lead_time_days)
     return VariantFacts(
         variant_id=variant.id,
-        on_hand=on_hand,
+        on_hand=supply,
         lines=lines,
         incoming=incoming,
         policy=EtaPolicy(
@@ -182,6 +265,7 @@ def load_facts(session: Session, variant: Variant, shop: Shop) -> VariantFacts:
         ),
         split_shipments=shop.split_shipments,
         was_in_stock=variant.in_stock,
+        shared_with={m.id: m.in_stock for m in members if m.id != variant.id},
     )
 
 
@@ -222,7 +306,7 @@ def _write(
                     **({stamp: now} if stamp else {}),
                     "shop_id": shop.id,
                     "order_line_id": line_id,
-                    "variant_id": facts.variant_id,
+                    "variant_id": facts.variant_of(line),
                     "placed_at": line.demand.placed_at,
                     "order_sort_key": line.demand.order_key,
                     "first_promised_eta": state.eta,
@@ -324,10 +408,11 @@ def reconcile(session: Session, clock: Clock, variant_ids: Iterable[int]) -> lis
 def _reconcile(session: Session, clock: Clock, variant_ids: Iterable[int]) -> list[Event]:
     now = clock.now()
     raised: list[Event] = []
-    for variant_id in lock_variants(session, variant_ids):
-        variant = session.get_one(Variant, variant_id)
+    for pool in lock_pools(session, variant_ids):
+        variants = [session.get_one(Variant, variant_id) for variant_id in pool]
+        variant = variants[0]
         shop = session.get_one(Shop, variant.shop_id)
-        facts = load_facts(session, variant, shop)
+        facts = load_facts(session, variant, shop, variants)
         result = plan(facts, shop_today(clock, shop.timezone))
         new_ids = _write(session, facts, result, shop, now)
         events = [
@@ -336,8 +421,9 @@ def _reconcile(session: Session, clock: Clock, variant_ids: Iterable[int]) -> li
             else e
             for e in result.events
         ]
-        if variant.in_stock != result.in_stock:
-            variant.in_stock = result.in_stock
+        for member in variants:
+            if member.in_stock != result.in_stock:
+                member.in_stock = result.in_stock
         record_events(session, shop.id, events, now)
         raised += events
     return raised

@@ -1,4 +1,10 @@
-"""Stock levels and incoming stock: each change re-plans the variant's queue at once."""
+"""Stock levels and incoming stock: each change re-plans the variant's queue at once.
+
+Both are stored against the variant they were reported for. Where variants share one stock (a
+stock pool: WooCommerce variations whose parent manages stock), the engine reads them as the
+pool's: the newest level per location counts once, and incoming stock recorded against any
+variant of the pool is supply for the whole pool's queue.
+"""
 
 from __future__ import annotations
 

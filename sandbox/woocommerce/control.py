@@ -69,8 +69,16 @@ def edit() -> Response:
 
 @control.post("/refund")
 def refund() -> Response:
+    """`{order_id, amount?, reason?, restock?, lines?: {line item id: units}}`."""
     d = body()
-    r = store().refund_order(int(d["order_id"]), d.get("amount"), d.get("reason", ""))
+    lines = d.get("lines")
+    r = store().refund_order(
+        int(d["order_id"]),
+        d.get("amount"),
+        d.get("reason", ""),
+        restock=bool(d.get("restock", False)),
+        lines={int(k): int(v) for k, v in lines.items()} if lines is not None else None,
+    )
     return ok({"id": r.id}, 201)
 
 

@@ -107,6 +107,22 @@ class Note:
 
 
 @dataclass(slots=True)
+class RefundItem:
+    """A refunded line: WooCommerce copies the order line into the refund with a negative
+    quantity and total, and the item meta `_refunded_item_id` naming the order line."""
+
+    id: int
+    refunded_item_id: int
+    name: str
+    product_id: int
+    variation_id: int
+    quantity: int  # negative, as WooCommerce stores it
+    price: float
+    sku: str = ""
+    meta_data: list[Meta] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Refund:
     """A refund of part or all of an order."""
 
@@ -115,7 +131,7 @@ class Refund:
     amount: str
     reason: str
     date_created: datetime
-    line_items: list[dict[str, Any]] = field(default_factory=list)
+    line_items: list[RefundItem] = field(default_factory=list)
 
 
 @dataclass(slots=True)

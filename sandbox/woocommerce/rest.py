@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .models import Meta, Note, Order, Product, Refund, Webhook
+from .models import Meta, Note, Order, Product, Refund, RefundItem, Webhook
 from .stock import ALLOWING, backorders_of, effective_status, is_on_backorder, stock_owner
 from .store import WooStore, order_total
 
@@ -300,6 +300,37 @@ def note_json(store: WooStore, n: Note) -> dict[str, Any]:
     }
 
 
+def refund_item_json(i: RefundItem) -> dict[str, Any]:
+    """A refunded line as `get_order_item_data` shows it: negative quantity and totals, and
+    every item meta, `_refunded_item_id` included (refund items hide no `_` keys)."""
+    total = f"{i.price * i.quantity:.2f}"
+    return {
+        "id": i.id,
+        "name": i.name,
+        "product_id": i.product_id,
+        "variation_id": i.variation_id,
+        "quantity": i.quantity,
+        "tax_class": "",
+        "subtotal": total,
+        "subtotal_tax": "0.00",
+        "total": total,
+        "total_tax": "0.00",
+        "taxes": [],
+        "meta_data": [
+            {
+                "id": m.id,
+                "key": m.key,
+                "value": m.value,
+                "display_key": m.key,
+                "display_value": str(m.value),
+            }
+            for m in i.meta_data
+        ],
+        "sku": i.sku,
+        "price": _number(i.price),
+    }
+
+
 def refund_json(store: WooStore, r: Refund) -> dict[str, Any]:
     """An order refund."""
     return {
@@ -310,7 +341,7 @@ def refund_json(store: WooStore, r: Refund) -> dict[str, Any]:
         "refunded_by": 1,
         "refunded_payment": False,
         "meta_data": [],
-        "line_items": list(r.line_items),
+        "line_items": [refund_item_json(i) for i in r.line_items],
         "_links": links(
             store,
             f"orders/{r.order_id}/refunds/{r.id}",

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from .clock import Clock, utc_now
 from .errors import OutOfStock, WooError, invalid_id
-from .models import ApiKey, LineItem, Meta, Note, Order, Product, Refund, Webhook
+from .models import ApiKey, LineItem, Meta, Note, Order, Product, Refund, RefundItem, Webhook
 from .stock import ALLOWING, is_on_backorder, shortfall_reason, stock_owner
 
 Subscriber = Callable[[str, int], None]
@@ -567,25 +567,89 @@ class WooStore:
             return n
 
     def refund_order(
-        self, order_id: int, amount: str | None = None, reason: str = "", *, restock: bool = False
+        self,
+        order_id: int,
+        amount: str | None = None,
+        reason: str = "",
+        *,
+        restock: bool = False,
+        lines: Mapping[int, int] | None = None,
     ) -> Refund:
-        """Refund (default: the remainder); a full refund sets status refunded."""
+        """Refund (default: the remainder, or the value of `lines`); a full refund sets status
+        refunded (`wc_create_refund`).
+
+        `lines` maps order line item ids to units refunded: the refund holds a copy of each
+        such line with a negative quantity and the meta `_refunded_item_id`, and with `restock`
+        those units go back to stock (`wc_restock_refunded_items`). Without `lines`, `restock`
+        puts back everything the order took. As in WooCommerce, the order's own lines keep
+        their quantities: what was refunded is read from the refunds.
+        """
         with self.lock:
             order = self.order(order_id)
             remaining = float(order_total(order)) - sum(
                 float(self.refunds[r].amount) for r in order.refunds
             )
-            value = remaining if amount is None else float(amount)
+            refunded = {
+                item.id: (item, int(units))
+                for item in order.line_items
+                if (units := (lines or {}).get(item.id, 0)) and int(units) > 0
+            }
+            if amount is not None:
+                value = float(amount)
+            elif lines is not None:
+                value = sum(item.price * units for item, units in refunded.values())
+            else:
+                value = remaining
+            if value < 0 or value > remaining + 0.005:
+                raise WooError(
+                    "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.", 500
+                )
             refund = Refund(self.next_id("post"), order.id, f"{value:.2f}", reason, self.now())
+            refund.line_items = [self._refund_item(i, n) for i, n in refunded.values()]
             self.refunds[refund.id] = refund
             order.refunds.append(refund.id)
-            if restock and order.stock_reduced:
+            if restock and lines is not None:
+                self._restock_refunded(order, refunded.values())
+            elif restock and order.stock_reduced:
                 self._restore_stock(order)
             if value >= remaining - 0.005:
                 self._transition(order, "refunded")
             order.date_modified = self.now()
             self._emit("order.updated", order.id)
             return refund
+
+    def _refund_item(self, item: LineItem, units: int) -> RefundItem:
+        """`new $class( $item )` with the refund's quantity and `_refunded_item_id` meta."""
+        meta = [self.meta(m.key, m.value) for m in item.meta_data]
+        meta.append(self.meta("_refunded_item_id", str(item.id)))
+        return RefundItem(
+            id=self.next_id("item"),
+            refunded_item_id=item.id,
+            name=item.name,
+            product_id=item.product_id,
+            variation_id=item.variation_id,
+            quantity=-units,
+            price=item.price,
+            sku=item.sku,
+            meta_data=meta,
+        )
+
+    def _restock_refunded(self, order: Order, refunded: Iterable[tuple[LineItem, int]]) -> None:
+        """Put refunded units back, as far as the order took them (`_reduced_stock`)."""
+        for item, units in refunded:
+            target = self.products.get(item.variation_id or item.product_id)
+            owner = stock_owner(target, self.products) if target else None
+            back = min(units, item.reduced_stock)
+            if target is None or owner is None or back <= 0:
+                continue
+            before = owner.stock_quantity or 0
+            owner.stock_quantity = before + back
+            item.reduced_stock -= back
+            self.add_note(
+                order.id,
+                f"Item #{item.id} stock increased from {before} to {owner.stock_quantity}.",
+            )
+            self._stock_changed(owner)
 
     def _line(self, target: Product, product_id: int, variation_id: int, qty: int) -> LineItem:
         price = float(target.sale_price or target.regular_price or 0)
