@@ -6,7 +6,9 @@ cost (as last requested for the same document) exceeds what should be available 
 exactly the time the bucket needs to refill: pacing instead of being throttled. A THROTTLED answer
 still happens (another app drains the shared bucket) and is retried after the restore time.
 Transient HTTP failures (429, 5xx, connection errors, timeouts) are retried with exponential
-backoff and jitter, honouring Retry-After; 401/403 mean the token is gone, so we stop at once.
+backoff and jitter, honouring Retry-After; 401/403 mean the token is gone, so we stop at once,
+except that an expiring token (a `TokenKeeper` with a refresh token) is renewed once on a 401
+and the request sent again. The keeper also renews it shortly before it lapses.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import requests
 
 from adapters.base import NeedsReauthorization, StoreError
 from adapters.shopify.clock import real_sleep, utc_now
+from adapters.shopify.oauth import OfflineToken, TokenKeeper
 
 USER_AGENT = "backorder-connector/0.1"
 TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
@@ -72,12 +75,14 @@ class GraphQLTransport:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         jitter: Callable[[], float] = random.random,
+        tokens: TokenKeeper | None = None,
     ) -> None:
         self.url = f"{base_url.rstrip('/')}/graphql.json"
         self.session = session or requests.Session()
+        self.tokens = tokens or TokenKeeper(OfflineToken(access_token))
         self.session.headers.update(
             {
-                "X-Shopify-Access-Token": access_token,
+                "X-Shopify-Access-Token": self.tokens.token.access_token,
                 "User-Agent": USER_AGENT,
                 "Content-Type": "application/json",
                 "Accept": "application/json",
@@ -98,11 +103,13 @@ class GraphQLTransport:
         """Run one document; returns `data`. Raises StoreError / NeedsReauthorization."""
         failures = 0
         throttled = 0
+        renewed = False  # an expiring token is renewed at most once per call after a 401
         waited = False  # just slept for the restore: pacing again would wait twice
         while True:
             if not waited:
                 self._pace(query)
             waited = False
+            token = self._authorize()
             try:
                 response = self.session.post(
                     self.url, json={"query": query, "variables": variables or {}}, timeout=TIMEOUT
@@ -112,6 +119,10 @@ class GraphQLTransport:
                 self._backoff_or_raise(failures, None, f"connection failed: {exc}")
                 continue
             code = response.status_code
+            if code == 401 and not renewed:
+                renewed = True
+                if self.tokens.renew_after_rejection(token):
+                    continue
             if code in (401, 403):
                 raise NeedsReauthorization(f"Shopify answered {code}: {_text(response)}")
             if code in RETRY_STATUSES:
@@ -137,6 +148,12 @@ class GraphQLTransport:
             if not isinstance(data, dict):
                 raise StoreError("Shopify answered without data")
             return data
+
+    def _authorize(self) -> str:
+        """Put the current access token (renewed first if it is about to lapse) on the session."""
+        token = self.tokens.access_token()
+        self.session.headers["X-Shopify-Access-Token"] = token
+        return token
 
     # ------------------------------------------------------------------ pacing
     def _pace(self, query: str) -> None:

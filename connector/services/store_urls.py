@@ -1,4 +1,9 @@
-"""Which store addresses we accept: a leaked key must not turn us into a proxy to private hosts."""
+"""Which store addresses we accept: a leaked key must not turn us into a proxy to private hosts.
+
+`woocommerce_url` checks the form of a URL; `check_store_address` resolves its host at install
+time. Neither is the last word: DNS can change later, so the adapters re-check every connection
+(`adapters.netguard`, the one address policy both use).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from adapters.base import StoreError
+from adapters.netguard import check_url, is_public
 from connector.services.errors import Invalid
 
 SHOPIFY_DOMAIN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$")
@@ -35,6 +42,19 @@ def woocommerce_url(value: str, allow_private: bool) -> str:
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
+def check_store_address(url: str, allow_private: bool, field: str = "url") -> None:
+    """Install time: unless ALLOW_PRIVATE_STORE_URLS, the host must resolve to public addresses.
+
+    Every address it resolves to must be public (a name with one private record is refused).
+    """
+    if allow_private:
+        return
+    try:
+        check_url(url)
+    except StoreError as exc:
+        raise Invalid(f"must be a public https store: {exc}", field=field) from None
+
+
 def _is_private_host(host: str) -> bool:
     host = host.lower().rstrip(".")
     if host == "localhost" or host.endswith(_PRIVATE_SUFFIXES) or "." not in host:
@@ -43,4 +63,4 @@ def _is_private_host(host: str) -> bool:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
-    return not address.is_global
+    return not is_public(address)

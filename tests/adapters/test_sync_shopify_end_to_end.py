@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -15,7 +16,15 @@ from sandbox.shopify.ids import gid
 from sandbox.shopify.seed import seed
 from sandbox.shopify.server import RunningShopify, start
 from sandbox.shopify.store import ShopifyStore
+from tests.conftest import test_settings
 from tests.engine_helpers import backorders
+
+
+@pytest.fixture
+def runtime(runtime: Runtime, database_url: str) -> Runtime:
+    """The sandbox lives on localhost: private store addresses allowed, as in development."""
+    settings = test_settings(database_url, ALLOW_PRIVATE_STORE_URLS=True)
+    return dataclasses.replace(runtime, settings=settings)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,7 +15,15 @@ from connector.services.shops import add_shop
 from connector.services.sync import run_sync_for
 from sandbox.woocommerce.server import RunningWoo, start
 from sandbox.woocommerce.store import WooStore
+from tests.conftest import test_settings
 from tests.engine_helpers import backorders
+
+
+@pytest.fixture
+def runtime(runtime: Runtime, database_url: str) -> Runtime:
+    """The sandbox lives on localhost: private store addresses allowed, as in development."""
+    settings = test_settings(database_url, ALLOW_PRIVATE_STORE_URLS=True)
+    return dataclasses.replace(runtime, settings=settings)
 
 
 @pytest.fixture
