@@ -3,37 +3,51 @@
 Reads walk `updated_at`-sorted connections and hand out one `Page` per GraphQL page, so the
 sync can checkpoint on `Page.next_cursor` (Shopify's `endCursor`). Nested connections are kept
 small to stay under Shopify's 1000-point query cost limit and are completed with follow-up
-queries, so a page is always whole. Writes use only additive mutations: tagsAdd/tagsRemove
-(never orderUpdate, which overwrites the merchant's tags and note), app-owned metafields,
-fulfillment-order holds.
+queries, so a page is always whole. A full walk of a large store (at least `bulk_threshold`
+products, or orders, counted first) is one bulk export instead (`adapters/shopify/bulk.py`): the
+same `Page`s of the same values, with cursors that resume inside the export's file. Writes use
+only additive mutations: tagsAdd/tagsRemove (never orderUpdate, which overwrites the merchant's
+tags and note), app-owned metafields, fulfillment-order holds.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from adapters.base import (
+    Ignored,
+    InventoryChanged,
     NotSupported,
+    OrderChanged,
     Page,
+    ProductChanged,
     StoreError,
     StoreOrder,
     StoreProduct,
     StoreShop,
     StoreWebhook,
+    WebhookChange,
 )
-from adapters.shopify import parse, queries
+from adapters.netguard import guard_session, is_shopify_host
+from adapters.shopify import bulk, parse, queries, webhooks
 from adapters.shopify.clock import real_sleep, utc_now
+from adapters.shopify.oauth import OfflineToken, TokenKeeper, TokenRefresh, token_url
 from adapters.shopify.transport import GraphQLTransport, admin_base_url
 
 METAFIELD_NAMESPACE = "$app:backorder"
 HOLD_HANDLE = "backorder-connector"
 HOLD_REASON = "INVENTORY_OUT_OF_STOCK"
 OPEN_FULFILLMENT_STATES = ("OPEN", "IN_PROGRESS")
+
+log = logging.getLogger(__name__)
 
 
 class ShopifyAdapter:
@@ -52,20 +66,57 @@ class ShopifyAdapter:
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = real_sleep,
         max_attempts: int = 6,
+        refresh: TokenRefresh | None = None,
+        allow_private: bool = True,
+        bulk_threshold: int | None = queries.BULK_THRESHOLD,
+        bulk_page_size: int = queries.BULK_RECORDS_PER_PAGE,
+        bulk_poll: float = bulk.POLL_FIRST,
     ) -> None:
+        """`refresh`: an expiring token's refresh token, expiry and where to store a new pair.
+
+        `allow_private=False` (ALLOW_PRIVATE_STORE_URLS off) sends requests to an admin URL that
+        is not Shopify's own `*.myshopify.com` only if its host resolves to public addresses.
+        """
         self.shop_domain = shop
+        url = _admin_url(admin_base_url, shop, api_version)
+        guarded = not allow_private and not is_shopify_host(urlsplit(url).hostname or "")
+        session = session or requests.Session()
+        token_session = requests.Session() if refresh else None
+        for http in (session, token_session) if guarded else ():
+            if http is not None:
+                guard_session(http)
+        token = OfflineToken(
+            access_token,
+            refresh.refresh_token if refresh else None,
+            refresh.expires_at if refresh else None,
+        )
         self.transport = GraphQLTransport(
-            _admin_url(admin_base_url, shop, api_version),
+            url,
             access_token,
             session=session,
             now=now,
             sleep=sleep,
             max_attempts=max_attempts,
+            tokens=TokenKeeper(
+                token, refresh=refresh, url=token_url(url), session=token_session, sleep=sleep
+            ),
         )
+        # A full walk of at least `bulk_threshold` products (or orders) is a bulk export; None:
+        # always page. The export's file is fetched through the same session, without the token.
+        self.bulk_threshold = bulk_threshold
+        self.bulk_page_size = bulk_page_size
+        self._sizes: dict[str, int] = {}  # productsCount / ordersCount as `shop()` last read them
+        self.bulk = bulk.BulkExport(self._run, self.transport.session, sleep, poll_first=bulk_poll)
 
     # ------------------------------------------------------------------ reads
     def shop(self) -> StoreShop:
-        return parse.shop(self._run(queries.SHOP)["shop"])
+        data = self._run(queries.SHOP, limit=self.bulk_threshold or 1)
+        self._sizes = {
+            name: int(data[name]["count"])
+            for name in ("productsCount", "ordersCount")
+            if isinstance(data.get(name), dict)
+        }
+        return parse.shop(data["shop"])
 
     def product_pages(
         self,
@@ -75,6 +126,20 @@ class ShopifyAdapter:
         cursor: str | None = None,
     ) -> Iterator[Page[StoreProduct]]:
         search = parse.updated_query(updated_since, updated_before)
+        return self._walk(
+            _Listing(
+                queries.PRODUCTS_COUNT,
+                "productsCount",
+                queries.bulk_products(search),
+                bulk.product_of,
+                lambda after: self._product_pages(search, after),
+            ),
+            search,
+            updated_since,
+            cursor,
+        )
+
+    def _product_pages(self, search: str | None, cursor: str | None) -> Iterator[Page[Any]]:
         while True:
             data = self._run(
                 queries.PRODUCTS,
@@ -123,6 +188,20 @@ class ShopifyAdapter:
         cursor: str | None = None,
     ) -> Iterator[Page[StoreOrder]]:
         search = parse.updated_query(updated_since, updated_before)
+        return self._walk(
+            _Listing(
+                queries.ORDERS_COUNT,
+                "ordersCount",
+                queries.bulk_orders(search),
+                bulk.order_of,
+                lambda after: self._order_pages(search, after),
+            ),
+            search,
+            updated_since,
+            cursor,
+        )
+
+    def _order_pages(self, search: str | None, cursor: str | None) -> Iterator[Page[Any]]:
         while True:
             data = self._run(
                 queries.ORDERS,
@@ -145,6 +224,53 @@ class ShopifyAdapter:
             )["order"]["lineItems"],
         )
         return parse.order(node, lines)
+
+    # ------------------------------------------------------------------ bulk or paged
+    def _walk(
+        self, listing: _Listing, search: str | None, since: datetime | None, cursor: str | None
+    ) -> Iterator[Page[Any]]:
+        """Bulk for a full walk of a large store (or to resume one), pages otherwise."""
+        resume = bulk.BulkCursor.load(cursor)
+        if resume is None and (cursor or since or not self._large(listing, search)):
+            yield from listing.pages(cursor)
+            return
+        try:
+            operation, skip = self._export(listing.document, resume)
+        except bulk.BulkUnavailable as exc:
+            log.warning("%s: walking the pages instead", exc)
+            yield from listing.pages(None)
+            return
+        batch: list[Any] = []
+        done = skip
+        for record in self.bulk.records(operation, listing.build, skip):
+            if len(batch) == self.bulk_page_size:
+                yield Page(tuple(batch), bulk.BulkCursor(operation.id, done).dump())
+                batch = []
+            batch.append(record)
+            done += 1
+        yield Page(tuple(batch), None)
+
+    def _large(self, listing: _Listing, search: str | None) -> bool:
+        """At least `bulk_threshold` records: as `shop()` counted them (a sync asks for the shop
+        first), else counted now within the walk's window."""
+        if self.bulk_threshold is None:
+            return False
+        size = self._sizes.get(listing.count_field)
+        if size is None:
+            counted = self._run(listing.count, query=search, limit=self.bulk_threshold)
+            size = int(counted[listing.count_field]["count"])
+        return size >= self.bulk_threshold
+
+    def _export(self, document: str, resume: bulk.BulkCursor | None) -> tuple[bulk.Operation, int]:
+        """The operation to read and how many roots to skip: the resumed one's file while
+        Shopify still has it (7 days), else a new export read from its start."""
+        if resume is not None:
+            operation = self.bulk.find(resume.operation_id)
+            if operation is not None and operation.readable:
+                return operation, resume.done
+            state = operation.status if operation else "not found"
+            log.warning("bulk operation %s is %s: exporting again", resume.operation_id, state)
+        return self.bulk.export(document), 0
 
     def _drain(
         self, first: dict[str, Any], fetch: Callable[[str], dict[str, Any]]
@@ -255,9 +381,88 @@ class ShopifyAdapter:
             if after is None:
                 return hooks
 
+    # ------------------------------------------------------------------ webhooks
+    def read_webhook(self, topic: str, body: dict[str, Any]) -> WebhookChange:
+        """One delivery as a common-model change (`adapters.shopify.webhooks` reads the body).
+
+        Where the body is not enough the store is read, through the same documents and parse
+        functions as the listings: `orders/edited` (the body is the edit) → the order;
+        `inventory_levels/update` (`available` at one location) and `variants/in_stock|
+        out_of_stock` (a total) → every level of the variant with all four quantities;
+        `inventory_items/update` (tracking may have changed, which no products/* body says) →
+        the item's product with its levels. Compliance bodies naming another shop are refused.
+        Raises ValueError for a malformed body, StoreError when the store fails us.
+        """
+        if not isinstance(body, dict):
+            raise ValueError(f"{topic}: the body is {type(body).__name__}, not a JSON object")
+        self._check_shop(topic, body)
+        if topic == "orders/edited":
+            return self._order_change(webhooks.edited_order(body))
+        if topic == "inventory_levels/update":
+            return self._item_levels(webhooks.inventory_item(body))
+        if topic in ("variants/in_stock", "variants/out_of_stock"):
+            return self._variant_levels(webhooks.required_gid("ProductVariant", body, "id"))
+        if topic == "inventory_items/update":
+            return self._item_product(webhooks.inventory_item(body))
+        return webhooks.read(topic, body)
+
+    def _check_shop(self, topic: str, body: dict[str, Any]) -> None:
+        domain = body.get("shop_domain")
+        if isinstance(domain, str) and domain.lower() != self.shop_domain.lower():
+            raise ValueError(f"{topic}: the body is for {domain!r}, not {self.shop_domain!r}")
+
+    def _order_change(self, order_id: str) -> WebhookChange:
+        node = self._run(queries.ORDER, id=order_id, lines=queries.LINES_PER_ORDER)["order"]
+        if node is None:  # deleted since, or older than 60 days without read_all_orders
+            return Ignored(f"order {order_id} cannot be read any more")
+        return OrderChanged(self._order(node))
+
+    def _item_levels(self, item_id: str) -> WebhookChange:
+        data = self._run(queries.INVENTORY_ITEM_LEVELS, id=item_id, first=queries.FOLLOW_UP_PAGE)
+        item = data["inventoryItem"]
+        if item is None or not item.get("variant"):
+            return Ignored(f"inventory item {item_id} belongs to no variant any more")
+        return self._stock_change(item["variant"]["id"], item)
+
+    def _variant_levels(self, variant_id: str) -> WebhookChange:
+        data = self._run(queries.VARIANT_LEVELS, id=variant_id, first=queries.FOLLOW_UP_PAGE)
+        variant = data["productVariant"]
+        if variant is None or not variant.get("inventoryItem"):
+            return Ignored(f"variant {variant_id} cannot be read any more")
+        return self._stock_change(variant["id"], variant["inventoryItem"])
+
+    def _stock_change(self, variant_id: str, item: dict[str, Any]) -> WebhookChange:
+        levels = self._levels({"inventoryItem": item})
+        if not levels:
+            return Ignored(f"variant {variant_id} is stocked at no location")
+        return InventoryChanged(tuple(parse.level(variant_id, node) for node in levels))
+
+    def _item_product(self, item_id: str) -> WebhookChange:
+        data = self._run(
+            queries.INVENTORY_ITEM_PRODUCT,
+            id=item_id,
+            variants=queries.VARIANTS_PER_PRODUCT,
+            levels=queries.LEVELS_PER_VARIANT,
+        )
+        variant = (data.get("inventoryItem") or {}).get("variant") or {}
+        if not variant.get("product"):
+            return Ignored(f"inventory item {item_id} belongs to no product any more")
+        return ProductChanged(self._product(variant["product"]))
+
     # ------------------------------------------------------------------ plumbing
     def _run(self, document: str, **variables: Any) -> dict[str, Any]:
         return self.transport.execute(document, variables)
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """One resource's two ways to be read: counted then exported in bulk, or page by page."""
+
+    count: str
+    count_field: str
+    document: str
+    build: Callable[[bulk.Group], Any]
+    pages: Callable[[str | None], Iterator[Page[Any]]]
 
 
 def _admin_url(template: str, shop: str, version: str) -> str:

@@ -10,6 +10,8 @@ are completed by the follow-up documents below (`PRODUCT_VARIANTS`, `INVENTORY_L
 
 from __future__ import annotations
 
+import json
+
 API_VERSION = "2025-01"
 PRODUCTS_PER_PAGE = 5
 VARIANTS_PER_PRODUCT = 10
@@ -45,23 +47,39 @@ fragment VariantFields on ProductVariant {
     + _LEVEL_FIELDS
 )
 
-SHOP = "query Shop { shop { name myshopifyDomain ianaTimezone currencyCode } }"
+# The catalogue's and order book's sizes come along (a few points) so that deciding between a bulk
+# export and the paged walk costs no request of its own; `$limit` caps the counting.
+SHOP = """
+query Shop($limit: Int) {
+  shop { name myshopifyDomain ianaTimezone currencyCode }
+  productsCount(limit: $limit) { count }
+  ordersCount(limit: $limit) { count }
+}
+"""
 
-PRODUCTS = (
+# One product as every product read selects it (listing, webhook follow-ups).
+_PRODUCT_FIELDS = (
     """
-query Products($first: Int!, $after: String, $query: String, $variants: Int!, $levels: Int!) {
-  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    nodes {
-      id title handle description productType vendor tags status updatedAt
-      variants(first: $variants) { nodes { ...VariantFields }
-      pageInfo { hasNextPage endCursor }
-    }
-    }
+fragment ProductFields on Product {
+  id title handle description productType vendor tags status updatedAt
+  variants(first: $variants) { nodes { ...VariantFields }
     pageInfo { hasNextPage endCursor }
   }
 }
 """
     + _VARIANT_FIELDS
+)
+
+PRODUCTS = (
+    """
+query Products($first: Int!, $after: String, $query: String, $variants: Int!, $levels: Int!) {
+  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    nodes { ...ProductFields }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + _PRODUCT_FIELDS
 )
 
 PRODUCT_VARIANTS = (
@@ -98,24 +116,32 @@ fragment LineFields on LineItem {
 }
 """
 
-ORDERS = (
+# One order as every order read selects it (listing, `ORDER`).
+_ORDER_FIELDS = (
     """
-query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    nodes {
-      id name email createdAt updatedAt cancelledAt
-      displayFinancialStatus displayFulfillmentStatus
-      customer { id email displayName }
-      shippingLine { title }
-      lineItems(first: $lines) { nodes { ...LineFields }
-      pageInfo { hasNextPage endCursor }
-    }
-    }
+fragment OrderFields on Order {
+  id name email createdAt updatedAt cancelledAt
+  displayFinancialStatus displayFulfillmentStatus
+  customer { id email displayName }
+  shippingLine { title }
+  lineItems(first: $lines) { nodes { ...LineFields }
     pageInfo { hasNextPage endCursor }
   }
 }
 """
     + _LINE_FIELDS
+)
+
+ORDERS = (
+    """
+query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    nodes { ...OrderFields }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + _ORDER_FIELDS
 )
 
 ORDER_LINE_ITEMS = (
@@ -129,6 +155,58 @@ query OrderLineItems($id: ID!, $first: Int!, $after: String) {
 }
 """
     + _LINE_FIELDS
+)
+
+# ---- webhook follow-ups (ShopifyAdapter.read_webhook): a body that is not enough is completed
+# by reading the one resource it names, with the same fields as the listings.
+ORDER = (
+    """
+query Order($id: ID!, $lines: Int!) {
+  order(id: $id) { ...OrderFields }
+}
+"""
+    + _ORDER_FIELDS
+)
+
+INVENTORY_ITEM_LEVELS = (
+    """
+query InventoryItemLevels($id: ID!, $first: Int!) {
+  inventoryItem(id: $id) {
+    id
+    variant { id }
+    inventoryLevels(first: $first) { nodes { ...LevelFields }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+    + _LEVEL_FIELDS
+)
+
+VARIANT_LEVELS = (
+    """
+query VariantLevels($id: ID!, $first: Int!) {
+  productVariant(id: $id) {
+    id
+    inventoryItem {
+      id
+      inventoryLevels(first: $first) { nodes { ...LevelFields }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+}
+"""
+    + _LEVEL_FIELDS
+)
+
+INVENTORY_ITEM_PRODUCT = (
+    """
+query InventoryItemProduct($id: ID!, $variants: Int!, $levels: Int!) {
+  inventoryItem(id: $id) { variant { product { ...ProductFields } } }
+}
+"""
+    + _PRODUCT_FIELDS
 )
 
 TAGS_ADD = """
@@ -216,3 +294,116 @@ query WebhookSubscriptions($first: Int!, $after: String) {
 """
     + _WEBHOOK_FIELDS
 )
+
+# ---- bulk operations (adapters/shopify/bulk.py) -------------------------------------------------
+# A full walk of a large store runs as one bulkOperationRunQuery instead of thousands of pages.
+# Bulk documents take no variables and no page sizes (connections are unpaginated), at most five
+# connections nested at most two deep; nested nodes come back as JSONL lines of their own carrying
+# `__parentId`. They select exactly what PRODUCTS / ORDERS select (a test compares them), so the
+# same `parse` functions read both. `bulk_products(search)` / `bulk_orders(search)` fill in the
+# `updated_at` window of the walk as a string literal.
+BULK_RECORDS_PER_PAGE = 250  # products or orders per `Page` read from a bulk file
+BULK_THRESHOLD = 500  # a full walk of at least this many products / orders goes through bulk
+
+PRODUCTS_COUNT = """
+query ProductsCount($query: String, $limit: Int) {
+  productsCount(query: $query, limit: $limit) { count precision }
+}
+"""
+
+ORDERS_COUNT = """
+query OrdersCount($query: String, $limit: Int) {
+  ordersCount(query: $query, limit: $limit) { count precision }
+}
+"""
+
+_BULK_OPERATION_FIELDS = """
+fragment BulkOperationFields on BulkOperation {
+  id status errorCode objectCount rootObjectCount fileSize url query createdAt completedAt
+}
+"""
+
+BULK_OPERATION_RUN_QUERY = (
+    """
+mutation BulkOperationRunQuery($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { ...BulkOperationFields }
+    userErrors { field message code }
+  }
+}
+"""
+    + _BULK_OPERATION_FIELDS
+)
+
+BULK_OPERATION = (
+    """
+query BulkOperation($id: ID!) {
+  node(id: $id) { ...BulkOperationFields }
+}
+"""
+    + _BULK_OPERATION_FIELDS
+)
+
+CURRENT_BULK_OPERATION = (
+    """
+query CurrentBulkOperation {
+  currentBulkOperation(type: QUERY) { ...BulkOperationFields }
+}
+"""
+    + _BULK_OPERATION_FIELDS
+)
+
+_BULK_PRODUCTS = """
+{
+  products%s {
+    edges { node {
+      id title handle description productType vendor tags status updatedAt
+      variants { edges { node {
+        id sku title price inventoryPolicy updatedAt
+        selectedOptions { name value }
+        inventoryItem {
+          id tracked
+          inventoryLevels { edges { node {
+            updatedAt
+            location { id name }
+            quantities(names: ["available", "on_hand", "committed", "incoming"]) { name quantity }
+          } } }
+        }
+      } } }
+    } }
+  }
+}
+"""
+
+_BULK_ORDERS = """
+{
+  orders%s {
+    edges { node {
+      id name email createdAt updatedAt cancelledAt
+      displayFinancialStatus displayFulfillmentStatus
+      customer { id email displayName }
+      shippingLine { title }
+      lineItems { edges { node {
+        id sku title quantity currentQuantity unfulfilledQuantity
+        variant { id }
+        originalUnitPriceSet { shopMoney { amount } }
+      } } }
+    } }
+  }
+}
+"""
+
+
+def _search_argument(search: str | None) -> str:
+    """`(query: "…")` as a GraphQL string literal (JSON's escaping is GraphQL's), or nothing."""
+    return f"(query: {json.dumps(search)})" if search else ""
+
+
+def bulk_products(search: str | None) -> str:
+    """The bulk document for every product (with variants and levels) matching `search`."""
+    return _BULK_PRODUCTS % _search_argument(search)
+
+
+def bulk_orders(search: str | None) -> str:
+    """The bulk document for every order (with its lines) matching `search`."""
+    return _BULK_ORDERS % _search_argument(search)

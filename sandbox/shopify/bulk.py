@@ -4,6 +4,10 @@ As Shopify documents (shopify.dev/docs/api/usage/bulk-operations/queries): conne
 unpaginated, each node is one JSON line, nodes of nested connections are lines of their own
 carrying `__parentId`, the status goes CREATED → RUNNING → COMPLETED, the file is exposed at
 `url`, and `bulk_operations/finish` is announced. One bulk query runs at a time per shop.
+
+Scenario knobs for clients' tests: `fail_next(code)` ends the next operations FAILED with a
+`BulkOperationErrorCode` (ACCESS_DENIED, INTERNAL_SERVER_ERROR, TIMEOUT); `hold()` keeps new
+operations RUNNING (the store stays usable meanwhile, as on Shopify) until `release()`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,18 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLSchema, execute, parse, validate
+from graphql import (
+    FieldNode,
+    GraphQLSchema,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
+    execute,
+    get_named_type,
+    parse,
+    validate,
+    visit,
+)
 
 from sandbox.shopify import payloads
 from sandbox.shopify.errors import SandboxError
@@ -40,6 +55,19 @@ class BulkRunner:
         self.schema = schema
         self.api_version = api_version
         self.files: dict[int, bytes] = {}
+        self.failures: list[str] = []  # error codes the next operations fail with
+        self.gate = threading.Event()  # cleared: operations stay RUNNING until released
+        self.gate.set()
+
+    def fail_next(self, code: str = "INTERNAL_SERVER_ERROR", n: int = 1) -> None:
+        with self.store.lock:
+            self.failures.extend([code] * n)
+
+    def hold(self) -> None:
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
 
     def start(self, query: str, base_url: str) -> BulkOperation:
         try:
@@ -49,6 +77,9 @@ class BulkRunner:
         errors = validate(self.schema, document)
         if errors:
             raise SandboxError(f"Invalid bulk query: {errors[0].message}", field=["query"])
+        refusal = _beyond_limits(self.schema, document)
+        if refusal:
+            raise SandboxError(f"Invalid bulk query: {refusal}", code="INVALID", field=["query"])
         store = self.store
         with store.lock:
             current = store.bulk_operations.get(store.current_bulk or -1)
@@ -72,11 +103,16 @@ class BulkRunner:
         store = self.store
         with store.lock:
             operation.status = "RUNNING"
+        self.gate.wait()
+        with store.lock:
+            failure = self.failures.pop(0) if self.failures else None
             context = BulkContext(store, self.api_version)
-            result = execute(self.schema, document, context_value=context)
+            result = None if failure else execute(self.schema, document, context_value=context)
             rows: list[dict[str, Any]] = []
             roots = 0
-            if result.errors or not result.data:
+            if result is None:
+                operation.status, operation.errorCode = "FAILED", failure
+            elif result.errors or not result.data:
                 operation.status, operation.errorCode = "FAILED", "INTERNAL_SERVER_ERROR"
             else:
                 for value in result.data.values():
@@ -90,6 +126,44 @@ class BulkRunner:
                     operation.url = f"{base_url.rstrip('/')}/_sandbox/bulk/{operation.number}.jsonl"
             operation.completedAt = store.clock()
             store.announce("bulk_operations/finish", payloads.bulk_finish(store, operation))
+
+
+MAX_CONNECTIONS = 5
+MAX_NESTING = 2
+
+
+def _beyond_limits(schema: GraphQLSchema, document: Any) -> str | None:
+    """The documented limits: at least one and at most five connections, nested at most two
+    deep, and no top-level `node` / `nodes` (shopify.dev/docs/api/usage/bulk-operations/queries).
+    """
+    type_info = TypeInfo(schema)
+    stack: list[bool] = []  # per open field: is it a connection?
+    found = {"connections": 0, "deepest": 0, "root_node": False}
+
+    class Limits(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            kind = type_info.get_type()
+            is_connection = kind is not None and get_named_type(kind).name.endswith("Connection")
+            if not stack and node.name.value in ("node", "nodes"):
+                found["root_node"] = True
+            if is_connection:
+                found["connections"] += 1
+                found["deepest"] = max(found["deepest"], sum(stack))
+            stack.append(is_connection)
+
+        def leave_field(self, *_: Any) -> None:
+            stack.pop()
+
+    visit(document, TypeInfoVisitor(type_info, Limits()))
+    if found["root_node"]:
+        return "the top-level `node` and `nodes` fields can't be used in bulk queries"
+    if found["connections"] == 0:
+        return "a bulk query must contain at least one connection"
+    if found["connections"] > MAX_CONNECTIONS:
+        return f"a bulk query may contain at most {MAX_CONNECTIONS} connections"
+    if found["deepest"] > MAX_NESTING:
+        return f"connections may be nested at most {MAX_NESTING} levels deep"
+    return None
 
 
 def _is_connection(value: Any) -> bool:

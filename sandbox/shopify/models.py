@@ -248,6 +248,7 @@ class BulkOperation:
     fileSize: int | None = None
     url: str | None = None
     errorCode: str | None = None
+    partialDataUrl: str | None = None
     type: str = "QUERY"
     typename: ClassVar[str] = "BulkOperation"
 

@@ -94,6 +94,10 @@ def order(store: ShopifyStore, record: Order) -> dict[str, Any]:
         "customer": {
             "id": record.customer_number,
             "email": record.email,
+            # The sandbox's customers have no name of their own: GraphQL's displayName shows the
+            # e-mail's local part, which Shopify derives from first_name + last_name.
+            "first_name": record.email.split("@")[0],
+            "last_name": None,
             "admin_graphql_api_id": f"gid://shopify/Customer/{record.customer_number}",
         },
         "line_items": [_line(store, li) for li in record.lines],

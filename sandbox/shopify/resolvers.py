@@ -113,6 +113,27 @@ def orders(_src: Any, info: Info, query: str | None = None, **args: Any) -> dict
     return connection(rows, info, **args)
 
 
+def _count(rows: list[Any], limit: int | None) -> dict[str, Any]:
+    """Shopify's `Count`: capped at `limit` (default 10,000) with precision AT_LEAST when cut."""
+    if limit is not None and len(rows) > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": len(rows), "precision": "EXACT"}
+
+
+@field("QueryRoot", "productsCount")
+def products_count(
+    _src: Any, info: Info, query: str | None = None, limit: int | None = 10000, **_: Any
+) -> dict[str, Any]:
+    return _count(_filtered(store_of(info).products.values(), PRODUCT_SEARCH, info, query), limit)
+
+
+@field("QueryRoot", "ordersCount")
+def orders_count(
+    _src: Any, info: Info, query: str | None = None, limit: int | None = 10000, **_: Any
+) -> dict[str, Any]:
+    return _count(_filtered(store_of(info).orders.values(), ORDER_SEARCH, info, query), limit)
+
+
 @field("QueryRoot", "locations")
 def locations(_src: Any, info: Info, **args: Any) -> dict[str, Any]:
     return connection(list(store_of(info).locations.values()), info, **args)
@@ -170,6 +191,13 @@ def webhook_subscriptions(
 def current_bulk_operation(_src: Any, info: Info, type: str = "QUERY") -> Any:
     store = store_of(info)
     return store.bulk_operations.get(store.current_bulk) if store.current_bulk else None
+
+
+@field("BulkOperation", "objectCount", "rootObjectCount", "fileSize")
+def unsigned_int64(src: Any, info: Info) -> str | None:
+    """Shopify's UnsignedInt64 is "encoded as a string of base-10 digits" (e.g. `"50"`)."""
+    value = getattr(src, info.field_name)
+    return None if value is None else str(value)
 
 
 # ------------------------------------------------------------------------ shared fields

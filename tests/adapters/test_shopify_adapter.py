@@ -106,6 +106,11 @@ def test_every_document_validates_against_shopifys_schema() -> None:
         if name.isupper() and not name.startswith("_") and isinstance(value, str) and "{" in value
     }
     assert len(documents) >= 14
+    # Bulk documents are built per walk window (no variables in bulk queries): both shapes.
+    window = "updated_at:>='2026-01-01T00:00:00Z' AND updated_at:<'2026-02-01T00:00:00Z'"
+    for search in (None, window):
+        documents[f"bulk_products({search})"] = queries.bulk_products(search)
+        documents[f"bulk_orders({search})"] = queries.bulk_orders(search)
     problems = {name: validate(schema, parse(doc)) for name, doc in documents.items()}
     assert {name: errors for name, errors in problems.items() if errors} == {}
 
@@ -122,7 +127,7 @@ def test_admin_url_template_is_formatted_only_when_it_has_placeholders() -> None
 
 def test_adapter_has_every_protocol_method_with_the_same_parameters() -> None:
     methods = [n for n, v in vars(StoreAdapter).items() if callable(v) and not n.startswith("_")]
-    assert len(methods) == 12 and ShopifyAdapter.platform == "shopify"
+    assert len(methods) == 13 and ShopifyAdapter.platform == "shopify"
     for name in methods:
         expected = list(inspect.signature(getattr(StoreAdapter, name)).parameters)
         assert list(inspect.signature(getattr(ShopifyAdapter, name)).parameters) == expected, name
@@ -361,6 +366,7 @@ def test_long_walk_on_a_small_bucket_is_paced_without_being_throttled() -> None:
         assert max(sleeper.calls) <= 1000 / 4000  # never more than a full refill
 
         running.store.throttle_storm()  # another app drains the shared bucket
+        adapter.bulk_threshold = None  # no cheap count query first: the costly page meets it
         before = len(sleeper.calls)
         assert next(adapter.product_pages()).items  # a costly query meets the empty bucket
         assert adapter.transport.throttled_count == 1
