@@ -115,6 +115,100 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+# ---------------------------------------------------------------- webhook changes
+# What one webhook delivery means in the common model. Adapters produce these from a topic and a
+# body (`read_webhook`); the core applies them with the same services a sync uses.
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChanged:
+    order: StoreOrder
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDeleted:
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProductChanged:
+    """A product as the store holds it now.
+
+    `stock_included=False`: the payload said nothing about stock (Shopify's `products/*` bodies
+    carry neither per-location levels nor whether an item is tracked), so every variant has
+    `levels=()` and `managed=True` as placeholders: keep the levels and tracking flag we hold.
+    """
+
+    product: StoreProduct
+    stock_included: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ProductDeleted:
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryChanged:
+    """Every level of the variants it names, read from the store after the change."""
+
+    levels: tuple[StoreInventoryLevel, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AppUninstalled:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerDataRequest:
+    customer_external_id: str | None
+    email: str | None
+    order_external_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRedact:
+    customer_external_id: str | None
+    email: str | None
+    order_external_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShopRedact:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A topic we do not act on, or a change with nothing for us in it (`reason` says which)."""
+
+    reason: str
+
+
+WebhookChange = (
+    OrderChanged
+    | OrderDeleted
+    | ProductChanged
+    | ProductDeleted
+    | InventoryChanged
+    | AppUninstalled
+    | CustomerDataRequest
+    | CustomerRedact
+    | ShopRedact
+    | Ignored
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookFacts:
+    """What intake needs before processing: the resource's external id and its own
+    modification time (None when the body does not say or says it oddly)."""
+
+    resource_id: str | None
+    updated_at: datetime | None
+
+
 class StoreError(Exception):
     """The store answered, but not with what we asked for (after retries)."""
 
@@ -171,3 +265,8 @@ class StoreAdapter(Protocol):
     def register_webhook(self, topic: str, address: str) -> StoreWebhook: ...
 
     def list_webhooks(self) -> list[StoreWebhook]: ...
+
+    def read_webhook(self, topic: str, body: dict[str, Any]) -> WebhookChange:
+        """One delivery as a common-model change; may read the store when the body is not
+        enough. Raises ValueError (malformed body) or StoreError (the store failed us)."""
+        ...

@@ -78,22 +78,36 @@ def serve_app(
     threads: int,
     scheduler: bool = True,
     sync: bool = True,
+    add_routes: Callable[[Any], None] | None = None,
 ) -> None:
+    """Serve the app with waitress; `add_routes(app)`, for benchmarks only, adds routes first
+    (bench.webhook_server's bare ceiling route, served by this very server and process layout).
+    """
     import waitress
 
+    from connector import jobs
     from connector import scheduler as periodic
     from connector.web import create_app
 
     _ensure_schema(runtime)
+    app = create_app(runtime)
+    if add_routes is not None:
+        add_routes(app)
+    local = runtime.jobs if isinstance(runtime.jobs, jobs.InProcessQueue) else None
+    if local is not None:
+        # The embedded deployment: this process also works the queue, starting with whatever
+        # a previous run left in the inbox.
+        local.start(runtime.settings.WORKER_THREADS)
+        jobs.requeue(runtime, everything=True)
     background = periodic.start(runtime, sync=sync) if scheduler else None
     click.echo(f"serving on http://{host}:{port}", err=True)
     try:
-        waitress.serve(
-            create_app(runtime), host=host, port=port, threads=threads, ident="backorder"
-        )
+        waitress.serve(app, host=host, port=port, threads=threads, ident="backorder")
     finally:
         if background is not None:
             background.shutdown(wait=False)
+        if local is not None:
+            local.stop()
 
 
 @main.command()
@@ -108,8 +122,36 @@ def serve_app(
 )
 @with_runtime
 def serve(runtime: Runtime, host: str, port: int, threads: int, scheduler: bool) -> None:
-    """Serve the web app and API with waitress (production WSGI server)."""
+    """Serve the web app, API and webhooks with waitress (production WSGI server).
+
+    Without REDIS_URL this process also runs the job queue (WORKER_THREADS threads); with it,
+    jobs go to Redis and `backorder worker` processes run them.
+    """
     serve_app(runtime, host, port, threads, scheduler)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty (tests, cron).")
+@with_runtime
+def worker(runtime: Runtime, burst: bool) -> None:
+    """Run jobs from the Redis queue (REDIS_URL); start as many as the load needs."""
+    from rq import SimpleWorker
+
+    from connector import jobs
+    from connector.web import register_jobs
+
+    if not isinstance(runtime.jobs, jobs.RedisQueue):
+        _fail("REDIS_URL is not set: without Redis, `backorder serve` runs the jobs itself")
+        return
+    _ensure_schema(runtime)
+    register_jobs()
+    jobs.bind_worker(runtime)
+    # Work a crash or a Redis restart left behind goes back on the queue before we start.
+    jobs.requeue(runtime, everything=True)
+    click.echo(f"worker taking jobs from {jobs.QUEUE_NAME!r}", err=True)
+    SimpleWorker([runtime.jobs.queue], connection=runtime.jobs.connection).work(
+        burst=burst, logging_level=runtime.settings.LOG_LEVEL
+    )
 
 
 # ---- db ----------------------------------------------------------------------------------------
@@ -271,11 +313,10 @@ def keys_rotate(runtime: Runtime) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 def demo(once: bool, host: str, port: int) -> None:
-    """Run the product on a fresh SQLite file with a seeded demo shop."""
-    from connector.demo import demo_settings, run_demo
+    """Install the app into both sandbox stores, sync them, play a scenario, then serve."""
+    from connector.demo import run_demo
 
-    runtime = load_runtime(**demo_settings())
-    run_demo(runtime, once=once, host=host, port=port, serve=serve_app)
+    run_demo(load_runtime, once=once, host=host, port=port)
 
 
 @main.command()
@@ -383,3 +424,38 @@ def recompute(runtime: Runtime, shop_id: int | None) -> None:
         return
     events = execute(runtime, lambda s: recompute_shop(s, runtime.clock, shop_id))
     click.echo(f"shop {shop_id}: {len(events)} change(s)")
+
+
+# ---- webhooks ----------------------------------------------------------------------------------
+
+
+@main.group()
+def webhooks() -> None:
+    """The webhook inbox."""
+
+
+@webhooks.command("replay")
+@click.option("--failed", "failed_only", is_flag=True, help="Only deliveries that failed.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
+    help="Only deliveries received at or after this time (UTC).",
+)
+@with_runtime
+def webhooks_replay(runtime: Runtime, failed_only: bool, since: Any) -> None:
+    """Run failed (and ignored) deliveries again; what was already applied has no second effect.
+
+    Without REDIS_URL the deliveries run here and now; with it, they go to the workers.
+    """
+    from datetime import UTC
+
+    from connector import jobs
+    from connector.web import register_jobs
+    from webhooks.process import replay
+
+    register_jobs()
+    ids = replay(
+        runtime, failed_only=failed_only, since=since.replace(tzinfo=UTC) if since else None
+    )
+    ran = runtime.jobs.drain() if isinstance(runtime.jobs, jobs.InProcessQueue) else 0
+    click.echo(json.dumps({"replayed": len(ids), "ran_here": ran}))

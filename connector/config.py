@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     TOKEN_ENCRYPTION_KEY: str
     SHOPIFY_API_KEY: str | None = None
     SHOPIFY_API_SECRET: str | None = None
+    # The secret before a rotation: webhooks signed with it are still accepted until it is unset.
+    SHOPIFY_API_SECRET_PREVIOUS: str | None = None
     SHOPIFY_API_VERSION: str = "2026-07"
     SHOPIFY_SCOPES: str = (
         "read_products,read_inventory,read_orders,write_orders,"
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
     ADMIN_API_TOKEN: Annotated[str | None, Field(min_length=32)] = None
     ALLOW_PRIVATE_STORE_URLS: bool = False
     LOG_LEVEL: str = "INFO"
+    # Worker threads of the in-process queue in `backorder serve` (when REDIS_URL is unset).
+    WORKER_THREADS: Annotated[int, Field(ge=1, le=32)] = 2
 
     @field_validator("DATABASE_URL")
     @classmethod

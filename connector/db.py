@@ -6,8 +6,10 @@ any exception, so no error leaves a half-written change behind and no handler co
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -37,6 +39,60 @@ def _sqlite_begin(connection: Any) -> None:
     serialise whole commands, which is what the engine's read-plan-write cycle needs.
     """
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class TurnLock:
+    """SQLite's write lock, taken in turn inside one process, request threads first.
+
+    SQLite has one writer, and a transaction waiting for it sleeps and polls (busy_timeout)
+    rather than queueing: under load a webhook acknowledgement can lose the race to job threads
+    again and again. Taking turns here, in arrival order with threads that answer requests ahead
+    of background ones, bounds that wait; across processes busy_timeout still applies.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiting: dict[bool, deque[object]] = {True: deque(), False: deque()}
+
+    def _next(self) -> object | None:
+        for urgent in (True, False):
+            if self._waiting[urgent]:
+                return self._waiting[urgent][0]
+        return None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._condition:
+            if self._owner == me:  # a transaction inside one: SQLite itself decides, as before
+                self._depth += 1
+            else:
+                ticket = object()
+                queue = self._waiting[not background.active]
+                queue.append(ticket)
+                while self._owner is not None or self._next() is not ticket:
+                    self._condition.wait()
+                queue.popleft()
+                self._owner, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._condition.notify_all()
+
+
+class _Background(threading.local):
+    """Set by job threads: their database turns come after those of request threads."""
+
+    active = False
+
+
+background = _Background()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -75,18 +131,20 @@ class Database:
         self.clock = clock
         self.engine = engine or make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={"clock": clock})
+        self._turns = TurnLock() if self.engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self._turns.turn() if self._turns is not None else nullcontext():
+            session = self._sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -7,6 +7,7 @@ where the product is wired together and one place a test swaps the clock or the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -16,6 +17,9 @@ from connector.config import Settings
 from connector.db import Database
 from connector.vault import CredentialVault
 
+if TYPE_CHECKING:
+    from connector.jobs import JobQueue
+
 
 @dataclass
 class Runtime:
@@ -24,6 +28,14 @@ class Runtime:
     db: Database
     vault: CredentialVault = field(repr=False)
     bus: EventBus = field(default_factory=EventBus)
+    jobs: JobQueue = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from connector import tasks
+        from connector.jobs import queue_for
+
+        self.jobs = queue_for(self)
+        tasks.subscribe(self)  # every process that commits changes hands their events on
 
     def check_queue(self) -> None:
         """Raise if the job queue cannot be reached; the in-process queue always can."""

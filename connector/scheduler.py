@@ -12,12 +12,15 @@ import logging
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from connector import jobs
 from connector.commands import execute
 from connector.models import Shop
 from connector.runtime import Runtime
 from connector.services.backorders import recompute_shop
 
 log = logging.getLogger(__name__)
+
+REQUEUE_SECONDS = 30  # how soon a retry falls due or a crashed job's work is queued again
 
 
 def recompute_all(runtime: Runtime) -> int:
@@ -62,7 +65,8 @@ def sync_all(runtime: Runtime) -> int:
 
 
 def start(runtime: Runtime, *, sync: bool = True) -> BackgroundScheduler:
-    """Hourly re-plan, and (unless `sync` is off) the reconciliation sync with jitter."""
+    """Hourly re-plan; every 30 s, due retries and stragglers back on the job queue; and
+    (unless `sync` is off) the reconciliation sync with jitter."""
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         recompute_all,
@@ -73,6 +77,15 @@ def start(runtime: Runtime, *, sync: bool = True) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
         next_run_time=runtime.clock.now(),  # once at start-up, then hourly
+    )
+    scheduler.add_job(
+        jobs.requeue,
+        "interval",
+        seconds=REQUEUE_SECONDS,
+        args=[runtime],
+        id="requeue",
+        max_instances=1,
+        coalesce=True,
     )
     if sync:
         scheduler.add_job(

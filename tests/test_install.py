@@ -17,7 +17,12 @@ from werkzeug.serving import make_server
 
 from connector.models import Shop, Variant
 from connector.runtime import Runtime
-from connector.services.install import callback_hmac, callback_hmac_ok
+from connector.services.install import (
+    SHOPIFY_TOPICS,
+    WOOCOMMERCE_TOPICS,
+    callback_hmac,
+    callback_hmac_ok,
+)
 from connector.web import create_app
 from sandbox.shopify.seed import seed
 from sandbox.shopify.server import RunningShopify
@@ -62,6 +67,7 @@ def shopify_runtime(runtime: Runtime, shopify: RunningShopify, database_url: str
         SHOPIFY_ADMIN_BASE_URL=shopify.admin_base_url,
         SHOPIFY_API_KEY=shopify.api_key,
         SHOPIFY_API_SECRET=shopify.api_secret,
+        ALLOW_PRIVATE_STORE_URLS=True,  # the sandbox lives on localhost
     )
     return dataclasses.replace(runtime, settings=settings)
 
@@ -113,6 +119,9 @@ def test_shopify_install_end_to_end(
     answer = shopify_client.get("/shopify/callback", query_string=params)
     assert answer.status_code == 302, answer.get_data(as_text=True)
     assert answer.headers["Location"].startswith(f"{APP_URL}/app/")
+    with shopify_runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Variant)) == 0
+    assert shopify_runtime.jobs.drain() == 1  # the first sync: queued, not run by the callback
 
     with shopify_runtime.db.transaction() as session:
         shop = session.scalars(select(Shop)).one()
@@ -126,7 +135,7 @@ def test_shopify_install_end_to_end(
     topics = {(s.topic, s.callbackUrl) for s in shopify.store.subscriptions.values()}
     for topic in ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_CANCELLED", "APP_UNINSTALLED"):
         assert (topic, f"{APP_URL}/webhooks/shopify") in topics
-    assert len(topics) == 6
+    assert len(topics) == len(SHOPIFY_TOPICS)
 
     replay = shopify_client.get("/shopify/callback", query_string=params)
     assert replay.status_code == 400
@@ -256,9 +265,11 @@ def test_woocommerce_key_flow_end_to_end(
         secret = woo_runtime.vault.open(shop.credentials)["webhook_secret"]
     hooks = {(w.topic, w.delivery_url, w.secret) for w in woo.store.webhooks.values()}
     address = f"{APP_URL}/webhooks/woocommerce/{shop.id}"
-    assert hooks == {
-        (t, address, secret) for t in ("order.created", "order.updated", "product.updated")
-    }
+    assert hooks == {(t, address, secret) for t in WOOCOMMERCE_TOPICS}
+    assert woo_runtime.jobs.drain() == 1  # the first sync, queued
+    with woo_runtime.db.transaction() as session:
+        sellable = [p for p in woo.store.products.values() if p.type in ("simple", "variation")]
+        assert session.scalar(select(func.count()).select_from(Variant)) == len(sellable)
     back = woo_client.get("/woocommerce/return", query_string={"success": 1, "user_id": user_id})
     assert "is installed" in back.get_data(as_text=True)
     denied = woo_client.get("/woocommerce/return", query_string={"success": 0, "user_id": "x"})

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,33 +13,13 @@ import requests
 
 from connector.runtime import Runtime
 from tests.conftest import ENCRYPTION_KEY, SECRET_KEY
+from tests.processes import BACKORDER, free_port, wait_until_up
 from tests.shops import make_shop
-
-BACKORDER = str(Path(sys.executable).with_name("backorder"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
-        try:
-            requests.get(url, timeout=0.5)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise AssertionError("server did not start within 20 s")
 
 
 @pytest.fixture
 def server(runtime: Runtime, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": runtime.settings.DATABASE_URL,
@@ -59,7 +36,7 @@ def server(runtime: Runtime, tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{url}/healthz", process)
+        wait_until_up(f"{url}/healthz", process)
         yield url
     finally:
         process.terminate()

@@ -23,10 +23,10 @@ from adapters.base import (
     StoreShop,
     StoreVariant,
 )
-from connector.models import Order, Product, Shop, SyncCursor, Variant
+from connector.models import InventoryLevel, Order, Product, Shop, SyncCursor, Variant
 from connector.runtime import Runtime
 from connector.services.shops import add_shop
-from connector.services.sync import sync_shop
+from connector.services.sync import FULL_WALK_EVERY, sync_shop
 from tests.engine_helpers import backorders
 
 
@@ -179,6 +179,32 @@ def test_incremental_reads_only_what_changed_and_catches_changes_made_during_a_s
             select(SyncCursor.watermark).where(SyncCursor.resource == "products")
         )
     assert watermark == runtime.clock.now()
+
+
+def test_stock_changed_by_a_sale_is_caught_by_the_daily_full_walk_of_the_catalogue(
+    runtime: Runtime, shop_id: int
+) -> None:
+    """A sale moves stock but not the product's `updated_at`, so incremental walks miss it."""
+    at = runtime.clock.now() - timedelta(days=1)
+    store = MemoryStore(products=[product(1, at, available=5)])
+    sync_shop(runtime, store, shop_id, full=True)
+    sold = runtime.clock.now() + timedelta(minutes=1)
+    level = replace(
+        store.products[0].variants[0].levels[0], available=2, on_hand=2, updated_at=sold
+    )
+    variant = replace(store.products[0].variants[0], levels=(level,))
+    store.products[0] = replace(store.products[0], variants=(variant,))  # same updated_at
+
+    def available() -> int:
+        with runtime.db.transaction() as session:
+            return session.scalar(select(InventoryLevel.available)) or 0
+
+    runtime.clock.advance(timedelta(hours=1))
+    sync_shop(runtime, store, shop_id)
+    assert available() == 5  # an hour later, the incremental walk could not see the sale
+    runtime.clock.advance(FULL_WALK_EVERY["products"])
+    sync_shop(runtime, store, shop_id)
+    assert available() == 2  # the day's full walk did
 
 
 def test_a_full_sync_archives_products_gone_from_the_store(runtime: Runtime, shop_id: int) -> None:

@@ -22,16 +22,20 @@ from urllib.parse import urlparse
 import requests
 
 from adapters.base import (
+    Ignored,
     Page,
+    ProductChanged,
     StoreError,
     StoreOrder,
     StoreProduct,
     StoreShop,
     StoreWebhook,
+    WebhookChange,
 )
+from adapters.woocommerce import webhooks
 from adapters.woocommerce.client import WooClient, WooRequestError
 from adapters.woocommerce.clock import utc_now
-from adapters.woocommerce.orders import store_order
+from adapters.woocommerce.orders import refunds_needed, store_order
 from adapters.woocommerce.products import store_product
 from adapters.woocommerce.retry import Backoff
 from adapters.woocommerce.walk import walk
@@ -61,7 +65,10 @@ class WooCommerceAdapter:
         max_attempts: int = 6,
         query_string_auth: bool = False,
         overlap: timedelta = OVERLAP,
+        allow_private: bool = True,
     ) -> None:
+        """`allow_private=False` (ALLOW_PRIVATE_STORE_URLS off): https to public addresses only,
+        re-checked on every connection and redirect (see `adapters.netguard`)."""
         self.url = url.rstrip("/")
         self.now = now
         self.overlap = overlap
@@ -75,6 +82,7 @@ class WooCommerceAdapter:
             now=now,
             backoff=Backoff(max_attempts=max_attempts),
             query_string_auth=query_string_auth,
+            allow_private=allow_private,
         )
         # variation id → parent product id, learnt while walking products: writing to a
         # variation needs its parent (PUT /products/<parent>/variations/<id>).
@@ -150,7 +158,18 @@ class WooCommerceAdapter:
         for items, next_cursor in walk(
             self.client, "orders", after=after, before=updated_before, cursor=cursor
         ):
-            yield Page(tuple(store_order(o) for o in items), next_cursor)
+            yield Page(tuple(self.read_order(o) for o in items), next_cursor)
+
+    def read_order(self, order: dict[str, Any]) -> StoreOrder:
+        """An order's JSON (from a listing or a webhook) with its per-line refunds.
+
+        The order JSON does not say which lines a refund covered: for an order that lists
+        refunds and still holds stock, one more request reads them (`GET /orders/<id>/refunds`).
+        """
+        refunds: list[dict[str, Any]] = []
+        if refunds_needed(order):
+            refunds = self.client.all(f"orders/{order['id']}/refunds")
+        return store_order(order, refunds)
 
     # ------------------------------------------------------------------ order write-backs
     def add_order_note(self, order_external_id: str, note: str) -> None:
@@ -263,6 +282,33 @@ class WooCommerceAdapter:
     def list_webhooks(self) -> list[StoreWebhook]:
         """Every webhook of the store (any status, any owner)."""
         return [_webhook(w) for w in self.client.all("webhooks")]
+
+    def read_webhook(self, topic: str, body: dict[str, Any]) -> WebhookChange:
+        """One delivery as a common-model change (`adapters.woocommerce.webhooks` reads it).
+
+        Orders are mapped like the order listing (`read_order`). A product body is mapped like
+        the product listing, stock at "default" included; a variable product's variations are
+        read from the store, and a variation's body (variations fire product.updated with
+        `parent_id`) is replaced by its parent's product read from the store. Raises
+        ValueError for a malformed body, StoreError when the store fails us.
+        """
+        if topic not in webhooks.PRODUCT_TOPICS:
+            return webhooks.read(topic, body, self.read_order)
+        if not isinstance(body, dict):
+            raise ValueError(f"{topic}: the body is {type(body).__name__}, not a JSON object")
+        webhooks.check_product(body)
+        product = body
+        parent_id = webhooks.variation_parent(body)
+        if parent_id is not None:
+            try:
+                product = self.client.get(f"products/{parent_id}")
+            except WooRequestError as exc:
+                if exc.status != 404:
+                    raise
+                return Ignored(f"variation {body['id']}: its product {parent_id} is gone")
+            if not isinstance(product, dict):
+                raise StoreError(f"products/{parent_id}: expected a JSON object")
+        return ProductChanged(webhooks.mapped(topic, lambda: self._product(product)))
 
 
 def _webhook(data: dict[str, Any]) -> StoreWebhook:

@@ -1,10 +1,16 @@
 """The common model: every table of the product, each row owned by one shop."""
 
+from connector.models.alternatives import (
+    AlternativeFeatures,
+    AlternativeIndex,
+    AlternativeRule,
+    CoPurchase,
+)
 from connector.models.backorders import BACKORDER_STATUSES, QUEUED_STATUSES, Backorder, EtaChange
 from connector.models.base import Base, UTCDateTime
 from connector.models.catalog import INVENTORY_POLICIES, InventoryLevel, Product, Variant
 from connector.models.events import DomainEvent
-from connector.models.inbox import WebhookEvent
+from connector.models.inbox import DataRequest, WebhookEvent
 from connector.models.incoming import INCOMING_SOURCES, IncomingStock
 from connector.models.install import InstallNonce
 from connector.models.orders import Order, OrderLine
@@ -18,9 +24,14 @@ __all__ = [
     "INVENTORY_POLICIES",
     "PLATFORMS",
     "QUEUED_STATUSES",
+    "AlternativeFeatures",
+    "AlternativeIndex",
+    "AlternativeRule",
     "ApiToken",
     "Backorder",
     "Base",
+    "CoPurchase",
+    "DataRequest",
     "DomainEvent",
     "EtaChange",
     "IncomingStock",

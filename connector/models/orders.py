@@ -32,6 +32,9 @@ class Order(ShopOwned, Timestamps, Base):
     placed_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
     platform_updated_at: Mapped[datetime | None]
+    # Set when the customer's personal data was erased (`customers/redact`): later snapshots
+    # of the order from the store never write it back.
+    redacted_at: Mapped[datetime | None]
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", passive_deletes=True

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.models.base import Base, Id, ShopOwned, Timestamps
 
-OUTBOX_STATES = ("pending", "sent", "failed", "suppressed")
+# cancelled: stopped before it went out (the shop uninstalled, or the customer was erased).
+OUTBOX_STATES = ("pending", "sent", "failed", "suppressed", "cancelled")
 
 
 class Notification(ShopOwned, Timestamps, Base):
@@ -26,7 +27,7 @@ class Notification(ShopOwned, Timestamps, Base):
         Id, ForeignKey("orders.id", ondelete="CASCADE"), index=True
     )
     backorder_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("backorders.id", ondelete="CASCADE")
+        Id, ForeignKey("backorders.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16), default="email")

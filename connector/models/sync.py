@@ -20,4 +20,6 @@ class SyncCursor(ShopOwned, Timestamps, Base):
     # A page cursor inside a sync under way, so a crash resumes mid-window.
     page_cursor: Mapped[str | None] = mapped_column(Text)
     last_success_at: Mapped[datetime | None]
+    # When a full walk of this resource last completed (its window's end).
+    last_full_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -29,8 +29,7 @@ from connector.services import nonces
 from connector.services.errors import Invalid, ServiceError
 from connector.services.nonces import InstallRefused
 from connector.services.shops import add_shop, add_woocommerce, shop_credentials
-from connector.services.store_urls import shopify_domain, woocommerce_url
-from connector.services.sync import run_sync_for
+from connector.services.store_urls import check_store_address, shopify_domain, woocommerce_url
 from connector.stores import adapter_for, adapter_from
 
 log = logging.getLogger(__name__)
@@ -41,11 +40,19 @@ SHOPIFY_TOPICS = (
     "orders/create",
     "orders/updated",
     "orders/cancelled",
+    "orders/edited",
     "inventory_levels/update",
     "products/update",
     "app/uninstalled",
 )
-WOOCOMMERCE_TOPICS = ("order.created", "order.updated", "product.updated")
+WOOCOMMERCE_TOPICS = (
+    "order.created",
+    "order.updated",
+    "order.deleted",
+    "product.created",
+    "product.updated",
+    "product.deleted",
+)
 
 
 class NotConfigured(ServiceError):
@@ -119,8 +126,8 @@ def _check_timestamp(runtime: Runtime, value: str) -> None:
 def finish_shopify_install(runtime: Runtime, params: dict[str, str]) -> int:
     """Verify the callback, trade the code for a token, subscribe, store; returns the shop id.
 
-    The first full sync runs here, after the commit, and its failure is only logged: the shop is
-    installed either way and the scheduler's reconciliation sync catches up.
+    The first full sync is queued after the commit; if that job is lost, the scheduler's
+    reconciliation finds a shop never synced and walks it in full.
     """
     api_key, api_secret = _shopify_app(runtime)
     if not callback_hmac_ok(params, api_secret):
@@ -166,10 +173,10 @@ def _shopify_credentials(runtime: Runtime, answer: dict[str, Any], template: str
 
 
 def _first_sync(runtime: Runtime, shop_id: int) -> None:
-    try:
-        run_sync_for(runtime, shop_id, full=True)
-    except Exception:  # the install stands; the scheduled sync will retry
-        log.exception("first sync of shop %s failed; the scheduled sync will retry", shop_id)
+    """Queue the first full sync: the install answers now, the catalogue arrives in a job."""
+    from connector.tasks import SYNC, sync_key
+
+    runtime.jobs.enqueue(SYNC, shop_id, True, key=sync_key(shop_id))
 
 
 # ---------------------------------------------------------------------------- WooCommerce
@@ -180,6 +187,8 @@ def start_woocommerce_install(runtime: Runtime, store_url: str) -> str:
     settings = runtime.settings
     try:
         url = woocommerce_url(store_url, settings.ALLOW_PRIVATE_STORE_URLS)
+        # Resolved now; the adapter checks again on every connection (DNS may change).
+        check_store_address(url, settings.ALLOW_PRIVATE_STORE_URLS)
     except Invalid as exc:
         raise InstallRefused(exc.message, field="store_url") from None
     user_id = execute(runtime, lambda s: nonces.issue(s, runtime.clock, "woocommerce", url))
@@ -224,7 +233,9 @@ def finish_woocommerce_install(runtime: Runtime, payload: dict[str, Any]) -> int
         _subscribe(adapter_for(runtime, shop), WOOCOMMERCE_TOPICS, address)
         return shop.id
 
-    return execute(runtime, store)
+    shop_id = execute(runtime, store)
+    _first_sync(runtime, shop_id)
+    return shop_id
 
 
 def woocommerce_return(runtime: Runtime, success: str, user_id: str) -> tuple[bool, str]:

@@ -85,10 +85,11 @@ def _copy_order(order: Order, snapshot: StoreOrder) -> None:
     order.name = snapshot.name
     order.placed_at = snapshot.placed_at
     order.platform_updated_at = snapshot.updated_at
-    order.customer_external_id = snapshot.customer_external_id
-    order.customer_email = snapshot.customer_email
-    order.customer_name = snapshot.customer_name
-    order.locale = snapshot.locale
+    if order.redacted_at is None:  # an erased customer stays erased, whatever the store says
+        order.customer_external_id = snapshot.customer_external_id
+        order.customer_email = snapshot.customer_email
+        order.customer_name = snapshot.customer_name
+        order.locale = snapshot.locale
     order.shipping_method = snapshot.shipping_method
     order.financial_status = snapshot.financial_status
     order.fulfillment_status = snapshot.fulfillment_status
@@ -133,3 +134,19 @@ def _copy_lines(
     for gone in current.values():
         if gone.removed_at is None:
             gone.removed_at = clock.now()
+
+
+def forget_order(session: Session, clock: Clock, shop: Shop, external_id: str) -> list[Event]:
+    """The store deleted an order: it leaves every queue as a cancellation would.
+
+    The row stays (its history and messages still explain what happened); a later snapshot of
+    the same order, if the merchant restores it, is ingested as usual.
+    """
+    order = _existing(session, shop.id, external_id)
+    if order is None or order.cancelled_at is not None:
+        return []
+    touched = {line.variant_id for line in order.lines if line.variant_id is not None}
+    lock_variants(session, touched)
+    order.cancelled_at = clock.now()
+    session.flush()
+    return reconcile(session, clock, touched)

@@ -25,23 +25,24 @@ from adapters.base import (
     Page,
     StoreAdapter,
     StoreOrder,
-    StoreProduct,
     StoreShop,
-    StoreVariant,
 )
 from connector.commands import execute
 from connector.domain.events import Event
-from connector.models import OrderLine, Product, Shop, SyncCursor, Variant
+from connector.models import Product, Shop, SyncCursor
 from connector.runtime import Runtime
-from connector.services.backorders import lock_variants, reconcile
+from connector.services.catalog import apply_products, require_aware
 from connector.services.orders import ingest_order
-from connector.services.stock import upsert_level
 from connector.stores import adapter_for
 
 log = logging.getLogger(__name__)
 
 RESOURCES = ("products", "orders")
 LEASE = timedelta(minutes=30)  # renewed with every page; a crashed process frees it by expiry
+# An incremental product walk sees only products whose own `updated_at` moved, and a sale does
+# not move it (Shopify: "a purchase does not fire products/update"). Stock changes come by
+# webhook; so that a lost webhook is repaired too, the catalogue is walked in full this often.
+FULL_WALK_EVERY = {"products": timedelta(hours=24)}
 Progress = Callable[[str, int], None]  # resource, records in the page just committed
 
 
@@ -100,7 +101,11 @@ def _start_walk(runtime: Runtime, shop_id: int, resource: str, full: bool) -> _W
             interrupted = _Walk.load(row.page_cursor)
             if interrupted.full or not full:
                 return interrupted  # pick up after the last page saved
-        walk = _Walk(None if full else row.watermark, runtime.clock.now(), None, full)
+        now = runtime.clock.now()
+        every = FULL_WALK_EVERY.get(resource)
+        due = every is not None and (row.last_full_at is None or now - row.last_full_at >= every)
+        whole = full or due
+        walk = _Walk(None if whole else row.watermark, now, None, whole)
         row.page_cursor = walk.dump()
         return walk
 
@@ -227,7 +232,7 @@ def _store_page(
     stored = skipped = 0
     events: list[Event] = []
     if resource == "products":
-        stored, skipped, events = _store_products(runtime, session, shop, page.items)
+        stored, skipped, events = apply_products(session, runtime.clock, shop, page.items)
     else:
         for order in page.items:
             try:
@@ -251,6 +256,8 @@ def _finish(
     row.page_cursor = None
     row.last_success_at = walk.before
     row.last_error = None
+    if walk.full:
+        row.last_full_at = walk.before
     if seen is not None:
         # A complete walk of the catalogue: what it did not meet is gone from the store.
         session.execute(
@@ -263,104 +270,12 @@ def _finish(
 # ---- what a record must hold before it is stored -----------------------------------------------
 
 
-def _aware(value: object, what: str) -> None:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValueError(f"{what} is missing or has no time zone")
-
-
 def _check_order(order: StoreOrder) -> None:
     if not order.external_id:
         raise ValueError("no order id")
-    _aware(order.placed_at, "placed_at")
-    _aware(order.updated_at, "updated_at")
+    require_aware(order.placed_at, "placed_at")
+    require_aware(order.updated_at, "updated_at")
     for line in order.lines:
         for amount in (line.quantity, line.fulfilled_quantity, line.refunded_quantity):
             if not isinstance(amount, int) or amount < 0:
                 raise ValueError(f"line {line.external_id} has quantity {amount!r}")
-
-
-def _check_product(product: StoreProduct) -> None:
-    if not product.external_id:
-        raise ValueError("no product id")
-    _aware(product.updated_at, "updated_at")
-    for variant in product.variants:
-        _aware(variant.updated_at, f"variant {variant.external_id} updated_at")
-        if variant.inventory_policy not in ("deny", "continue"):
-            raise ValueError(f"variant {variant.external_id} policy {variant.inventory_policy!r}")
-
-
-# ---- catalogue -----------------------------------------------------------------------------
-
-
-def _store_products(
-    runtime: Runtime, session: Session, shop: Shop, products: tuple[StoreProduct, ...]
-) -> tuple[int, int, list[Event]]:
-    touched: list[int] = []
-    skipped = 0
-    for product in products:
-        try:
-            _check_product(product)
-            with session.begin_nested():
-                touched += _upsert_product(session, shop, product)
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            skipped += 1
-            log.warning("skipped product %s of shop %s: %s", product.external_id, shop.id, exc)
-    lock_variants(session, touched)
-    return len(products) - skipped, skipped, reconcile(session, runtime.clock, touched)
-
-
-def _upsert_product(session: Session, shop: Shop, product: StoreProduct) -> list[int]:
-    row = session.scalar(
-        select(Product).where(
-            Product.shop_id == shop.id, Product.external_id == product.external_id
-        )
-    )
-    if row is None:
-        row = Product(shop_id=shop.id, external_id=product.external_id)
-        session.add(row)
-    elif row.platform_updated_at and product.updated_at < row.platform_updated_at:
-        return []  # we hold a newer reading (a webhook beat this page)
-    row.title = product.title
-    row.handle = product.handle
-    row.description = product.description
-    row.product_type = product.product_type
-    row.vendor = product.vendor
-    row.tags = list(product.tags)
-    row.status = product.status
-    row.platform_updated_at = product.updated_at
-    session.flush()
-    return [_upsert_variant(session, shop, row, variant) for variant in product.variants]
-
-
-def _upsert_variant(session: Session, shop: Shop, product: Product, variant: StoreVariant) -> int:
-    row = session.scalar(
-        select(Variant).where(
-            Variant.shop_id == shop.id, Variant.external_id == variant.external_id
-        )
-    )
-    if row is None:
-        row = Variant(shop_id=shop.id, external_id=variant.external_id)
-        session.add(row)
-    row.product_id = product.id
-    row.inventory_item_external_id = variant.inventory_item_external_id
-    row.sku = variant.sku
-    row.title = variant.title
-    row.price = variant.price
-    row.options = dict(variant.options)
-    row.inventory_policy = variant.inventory_policy
-    row.track_inventory = variant.managed
-    row.platform_updated_at = variant.updated_at
-    session.flush()
-    # Lines that arrived (by webhook) before their variant was known join it now.
-    session.execute(
-        update(OrderLine)
-        .where(
-            OrderLine.shop_id == shop.id,
-            OrderLine.variant_id.is_(None),
-            OrderLine.variant_external_id == variant.external_id,
-        )
-        .values(variant_id=row.id)
-    )
-    for level in variant.levels:
-        upsert_level(session, shop.id, row.id, level)
-    return row.id

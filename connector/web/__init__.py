@@ -10,6 +10,9 @@ from connector.web.errors import register_error_handlers
 from connector.web.health import health
 from connector.web.install import install
 from connector.web.metrics import instrument
+from webhooks import metrics as webhook_metrics
+from webhooks import register_jobs as register_webhook_jobs
+from webhooks.intake import intake
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -27,4 +30,15 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(health)
     app.register_blueprint(api_v1)
     app.register_blueprint(install)
+    app.register_blueprint(intake)
+    webhook_metrics.watch(runtime)
+    register_jobs()
     return app
+
+
+def register_jobs() -> None:
+    """Every job this product runs, so whichever process takes a job can run it."""
+    from connector import tasks
+
+    tasks.register()
+    register_webhook_jobs()

@@ -101,6 +101,21 @@ class EtaHistoryOut(BaseModel):
     at: datetime
 
 
+class StoredAlternativeOut(BaseModel):
+    variant_id: int
+    sku: str
+    title: str
+    price: Decimal
+    score: float
+    reasons: list[str]
+
+
+class StoredAlternativesOut(BaseModel):
+    computed_at: datetime
+    quantity: int
+    items: list[StoredAlternativeOut]
+
+
 class BackorderOut(BaseModel):
     id: int
     shop_id: int
@@ -117,6 +132,10 @@ class BackorderOut(BaseModel):
     eta_source: str | None
     created_at: datetime
     eta_history: list[EtaHistoryOut]
+    alternatives: StoredAlternativesOut | None = Field(
+        default=None,
+        description="In-stock substitutes ranked when the line became short; null until ranked.",
+    )
 
 
 class BackorderPatch(Strict):
@@ -135,6 +154,48 @@ class BackorderPatch(Strict):
         if not {"eta", "priority"} & self.model_fields_set:
             raise ValueError("give eta, priority or both")
         return self
+
+
+# ---- alternatives ------------------------------------------------------------------------------
+
+MAX_ALTERNATIVES = 50
+
+
+class AlternativesQuery(ShopQuery):
+    limit: Annotated[int, Field(ge=1, le=MAX_ALTERNATIVES)] = 5
+    quantity: Annotated[
+        int, Field(ge=1, le=1_000_000, description="Units the shopper needs in stock.")
+    ] = 1
+
+
+class AlternativeOut(BaseModel):
+    variant_id: int
+    sku: str
+    title: str
+    available: int = Field(description="Units for sale now (the variant's stock pool).")
+    price: Decimal
+    score: float = Field(description="0..1; higher is a closer substitute.")
+    reasons: list[str]
+
+
+class AlternativeList(BaseModel):
+    items: list[AlternativeOut]
+
+
+class AlternativeRulesIn(Strict):
+    pinned: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=50)] = Field(
+        default_factory=list, description="Variant ids offered first, in this order, if in stock."
+    )
+    excluded: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=1000)] = Field(
+        default_factory=list, description="Variant ids never offered."
+    )
+    shop_id: Annotated[int | None, Field(ge=1, description="Admin token only: pick a shop.")] = None
+
+
+class AlternativeRulesOut(BaseModel):
+    product_id: int
+    pinned: list[int]
+    excluded: list[int]
 
 
 # ---- incoming stock ----------------------------------------------------------------------------
@@ -188,7 +249,7 @@ class NotificationOut(BaseModel):
     kind: str
     channel: str
     recipient: str = Field(description="Masked: enough to recognise, not to harvest.")
-    status: Literal["pending", "sent", "failed", "suppressed"]
+    status: Literal["pending", "sent", "failed", "suppressed", "cancelled"]
     created_at: datetime
     sent_at: datetime | None
 

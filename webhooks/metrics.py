@@ -1,0 +1,63 @@
+"""What the intake and its workers count, for Prometheus (`GET /metrics`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import func, select
+
+from connector.models import WebhookEvent
+from connector.runtime import Runtime
+
+RECEIVED = Counter(
+    "backorder_webhooks_received_total",
+    "Deliveries acknowledged with 200 (outcome: stored, duplicate or ping)",
+    ["platform", "outcome"],
+)
+REJECTED = Counter(
+    "backorder_webhooks_rejected_total",
+    "Deliveries refused (reason: signature, unknown_shop, too_large, invalid_json, ...)",
+    ["platform", "reason"],
+)
+DUPLICATES = Counter(
+    "backorder_webhooks_duplicates_total",
+    "Deliveries seen before: acknowledged, not stored or processed again",
+    ["platform"],
+)
+PROCESSED = Counter(
+    "backorder_webhooks_processed_total",
+    "Deliveries processed (outcome: done, or ignored: unknown topic, older than held)",
+    ["platform", "outcome"],
+)
+FAILED = Counter(
+    "backorder_webhooks_failed_total",
+    "Processing attempts that failed (final: no = will be retried, yes = gave up)",
+    ["platform", "final"],
+)
+ACK_LATENCY = Histogram(
+    "backorder_webhooks_ack_seconds",
+    "Time from reading a delivery to acknowledging it",
+    ["platform"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+QUEUE_DEPTH = Gauge("backorder_jobs_queued", "Jobs waiting in this process's view of the queue")
+INBOX_WAITING = Gauge(
+    "backorder_webhooks_waiting", "Inbox deliveries stored and not yet processed (all processes)"
+)
+
+
+def watch(runtime: Runtime) -> None:
+    """Read the depths when Prometheus scrapes, from the queue and from the inbox itself."""
+    QUEUE_DEPTH.set_function(runtime.jobs.depth)
+
+    def waiting() -> float:
+        with runtime.db.transaction() as session:
+            return float(
+                session.scalar(
+                    select(func.count())
+                    .select_from(WebhookEvent)
+                    .where(WebhookEvent.state == "received")
+                )
+                or 0
+            )
+
+    INBOX_WAITING.set_function(waiting)
