@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.models.base import Base, Id, ShopOwned, Timestamps
@@ -50,6 +51,9 @@ class Backorder(ShopOwned, Timestamps, Base):
     ready_at: Mapped[datetime | None]
     fulfilled_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # In-stock substitutes ranked when the line became short, for the e-mail and the dashboard:
+    # {"computed_at", "quantity", "items": [{variant_id, sku, title, price, score, reasons}]}.
+    alternatives: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     line: Mapped[OrderLine] = relationship()
     eta_history: Mapped[list[EtaChange]] = relationship(

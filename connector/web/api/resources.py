@@ -10,11 +10,17 @@ from flask import url_for
 from connector.commands import execute
 from connector.models import Notification, Shop
 from connector.services import reads
+from connector.services.alternatives import alternatives_for, set_rules
 from connector.services.backorders import Unset, change_backorder
 from connector.services.stock import add_incoming, find_variant
 from connector.web.api.pagination import Cursors
 from connector.web.api.routing import Call, operation
 from connector.web.api.schemas import (
+    AlternativeList,
+    AlternativeOut,
+    AlternativeRulesIn,
+    AlternativeRulesOut,
+    AlternativesQuery,
     BackorderOut,
     BackorderPage,
     BackorderPatch,
@@ -31,6 +37,7 @@ from connector.web.api.schemas import (
     ShopOut,
     ShopPage,
     ShopQuery,
+    StoredAlternativesOut,
     VariantOut,
     VariantPage,
     VariantQuery,
@@ -153,6 +160,62 @@ def variants_get(call: Call, variant_id: int) -> VariantOut:
         return _variant_out(row)
 
 
+@operation(
+    "GET",
+    "/variants/<int:variant_id>/alternatives",
+    tag="variants",
+    summary="In-stock substitutes for a variant, best first, each with its reasons",
+    response=AlternativeList,
+    query=AlternativesQuery,
+    errors=(403, 404),
+)
+def variants_alternatives(call: Call, variant_id: int) -> AlternativeList:
+    q: AlternativesQuery = call.query
+    scope = call.principal.scope(q.shop_id)
+    found = execute(
+        call.runtime,
+        lambda session: alternatives_for(
+            session, scope, variant_id, quantity=q.quantity, limit=q.limit
+        ),
+    )
+    return AlternativeList(
+        items=[
+            AlternativeOut(
+                variant_id=s.variant_id,
+                sku=s.sku,
+                title=s.title,
+                available=s.available,
+                price=s.price,
+                score=s.score,
+                reasons=list(s.reasons),
+            )
+            for s in found
+        ]
+    )
+
+
+@operation(
+    "PUT",
+    "/products/<int:product_id>/alternatives",
+    tag="variants",
+    summary="Pin or exclude alternatives for every variant of a product",
+    response=AlternativeRulesOut,
+    body=AlternativeRulesIn,
+    errors=(403, 404, 422),
+)
+def products_alternative_rules(call: Call, product_id: int) -> AlternativeRulesOut:
+    body: AlternativeRulesIn = call.body
+    scope = call.principal.scope(body.shop_id)
+
+    def change(session: Any) -> AlternativeRulesOut:
+        rule = set_rules(session, scope, product_id, pinned=body.pinned, excluded=body.excluded)
+        return AlternativeRulesOut(
+            product_id=rule.product_id, pinned=list(rule.pinned), excluded=list(rule.excluded)
+        )
+
+    return execute(call.runtime, change)
+
+
 # ---- backorders --------------------------------------------------------------------------------
 
 
@@ -176,6 +239,9 @@ def _backorder_out(row: reads.BackorderRow) -> BackorderOut:
         eta_history=[
             EtaHistoryOut(eta=h.eta, eta_source=h.eta_source, at=h.at) for h in b.eta_history
         ],
+        alternatives=StoredAlternativesOut.model_validate(b.alternatives)
+        if b.alternatives
+        else None,
     )
 
 
