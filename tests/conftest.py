@@ -26,6 +26,9 @@ from connector.models import Base
 from connector.runtime import Runtime, build_runtime
 from connector.web import create_app
 
+# Fixtures shared by a few files: the served product with both sandbox stores (`stack`).
+pytest_plugins = ["tests.stack"]
+
 STRICT = os.environ.get("BACKORDER_TEST_STRICT") == "1"
 ADMIN_TOKEN = "admin-" + "x" * 40
 ENCRYPTION_KEY = Fernet.generate_key().decode()
