@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -157,3 +158,20 @@ def add_incoming(
 
 
 __all__ = ["Shop", "ShopFixture", "add_backorder", "add_incoming", "make_shop"]
+
+
+def add_sandbox_woocommerce(runtime: Runtime, woo: Any) -> int:
+    """The WooCommerce sandbox as a shop, by its pre-issued keys (the custom-app path)."""
+    with runtime.db.transaction() as session:
+        return add_shop(
+            session,
+            runtime.clock,
+            runtime.vault,
+            platform="woocommerce",
+            domain=woo.url,
+            credentials={
+                "consumer_key": woo.consumer_key,
+                "consumer_secret": woo.consumer_secret,
+                "webhook_secret": "Sandbox0Webhook0Secret0123456789",
+            },
+        ).id

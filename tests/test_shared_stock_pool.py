@@ -40,7 +40,7 @@ from sandbox.woocommerce.server import RunningWoo, start
 from sandbox.woocommerce.store import WooStore
 from tests.conftest import test_settings
 from tests.engine_helpers import backorders, events, expect_stock, hours, ingest, snapshot
-from tests.shops import make_shop
+from tests.shops import add_sandbox_woocommerce, make_shop
 from tests.test_engine_concurrency import _at_once as at_once
 from tests.test_engine_properties import PURE, TODAY, variant_facts
 
@@ -480,15 +480,7 @@ def test_a_parent_managed_variable_product_end_to_end(runtime: Runtime, woo: Run
         )
         for size in ("S", "M", "L")
     ]
-    with runtime.db.transaction() as session:
-        shop_id = add_shop(
-            session,
-            runtime.clock,
-            runtime.vault,
-            platform="woocommerce",
-            domain=woo.url,
-            credentials={"consumer_key": woo.consumer_key, "consumer_secret": woo.consumer_secret},
-        ).id
+    shop_id = add_sandbox_woocommerce(runtime, woo)
     runtime.clock.advance(timedelta(minutes=5))
     run_sync_for(runtime, shop_id, full=True)
     with runtime.db.transaction() as session:

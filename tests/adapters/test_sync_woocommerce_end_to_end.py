@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from connector.models import InventoryLevel, Variant
 from connector.runtime import Runtime
-from connector.services.shops import add_shop
 from connector.services.sync import run_sync_for
 from sandbox.woocommerce.server import RunningWoo, start
 from sandbox.woocommerce.store import WooStore
 from tests.conftest import test_settings
 from tests.engine_helpers import backorders
+from tests.shops import add_sandbox_woocommerce
 
 
 @pytest.fixture
@@ -36,19 +36,7 @@ def woo(runtime: Runtime) -> Iterator[RunningWoo]:
 def test_a_backordered_checkout_becomes_a_backorder_and_a_restock_makes_it_ready(
     runtime: Runtime, woo: RunningWoo
 ) -> None:
-    with runtime.db.transaction() as session:
-        shop_id = add_shop(
-            session,
-            runtime.clock,
-            runtime.vault,
-            platform="woocommerce",
-            domain=woo.url,
-            credentials={
-                "consumer_key": woo.consumer_key,
-                "consumer_secret": woo.consumer_secret,
-                "webhook_secret": "Sandbox0Webhook0Secret0123456789",
-            },
-        ).id
+    shop_id = add_sandbox_woocommerce(runtime, woo)
     run_sync_for(runtime, shop_id, full=True)
 
     product = next(

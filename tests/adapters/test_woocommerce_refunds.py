@@ -22,13 +22,13 @@ from adapters.woocommerce.orders import refunds_needed, store_order
 from connector.config import Settings
 from connector.models import OrderLine
 from connector.runtime import Runtime
-from connector.services.shops import add_shop
 from connector.services.sync import run_sync_for
 from sandbox.woocommerce.models import Product
 from sandbox.woocommerce.server import RunningWoo, start
 from sandbox.woocommerce.store import WooStore
 from tests.conftest import test_settings
 from tests.engine_helpers import backorders, events
+from tests.shops import add_sandbox_woocommerce
 
 # ---------------------------------------------------------------------------------------------
 # The mapping, on the JSON WooCommerce sends
@@ -251,15 +251,7 @@ def test_a_line_of_three_with_one_refunded_waits_for_two_at_most(
 ) -> None:
     store = woo.store
     mug, jug = _mug(store, 0), _mug(store, 0, "Stoneware jug")
-    with runtime.db.transaction() as session:
-        shop_id = add_shop(
-            session,
-            runtime.clock,
-            runtime.vault,
-            platform="woocommerce",
-            domain=woo.url,
-            credentials={"consumer_key": woo.consumer_key, "consumer_secret": woo.consumer_secret},
-        ).id
+    shop_id = add_sandbox_woocommerce(runtime, woo)
     runtime.clock.advance(timedelta(minutes=5))
     run_sync_for(runtime, shop_id, full=True)
     orders = [store.place_order([(product.id, 0, 3)]) for product in (mug, jug)]
