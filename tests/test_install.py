@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 import requests
 from flask import Flask
@@ -22,6 +23,7 @@ from connector.services.install import (
     WOOCOMMERCE_TOPICS,
     callback_hmac,
     callback_hmac_ok,
+    verify_session_token,
 )
 from connector.web import create_app
 from sandbox.shopify.seed import seed
@@ -191,6 +193,151 @@ def test_shopify_callback_with_an_expired_state_is_refused(
     assert answer.status_code == 400
     assert "expired" in answer.get_json()["error"]["message"]
     assert _shop_count(shopify_runtime) == 0
+
+
+# ---------------------------------------------------------------------------- token exchange
+
+
+def _session_token(runtime: Runtime, shopify: RunningShopify, **overrides: object) -> str:
+    """A session token as App Bridge hands one to the app: HS256 with the app secret, 1 minute."""
+    now = int(runtime.clock.now().timestamp())
+    claims: dict[str, object] = {
+        "iss": f"https://{shopify.shop}/admin",
+        "dest": f"https://{shopify.shop}",
+        "aud": shopify.api_key,
+        "sub": "42",
+        "exp": now + 60,
+        "nbf": now,
+        "iat": now,
+        "jti": "00000000-0000-0000-0000-000000000001",
+        "sid": "session-1",
+    }
+    secret = str(overrides.pop("secret", shopify.api_secret))
+    claims.update(overrides)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def test_shopify_session_token_exchange_installs_the_shop(
+    shopify_client: FlaskClient, shopify_runtime: Runtime, shopify: RunningShopify
+) -> None:
+    id_token = _session_token(shopify_runtime, shopify)
+    query = {"id_token": id_token, "shop": shopify.shop, "host": "YWRtaW4uc2hvcGlmeS5jb20"}
+    answer = shopify_client.get("/shopify/session", query_string=query)
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    with shopify_runtime.db.transaction() as session:
+        shop = session.scalars(select(Shop)).one()
+        shop_id = shop.id
+        assert (shop.platform, shop.domain, shop.status) == ("shopify", shopify.shop, "active")
+        credentials = shopify_runtime.vault.open(shop.credentials)
+    assert answer.headers["Location"] == f"{APP_URL}/app/?shop_id={shop_id}"
+    tokens = shopify.app.extensions["shopify_sandbox"].tokens
+    assert credentials["access_token"] in tokens.access  # issued by the sandbox's exchange
+    assert credentials["access_token"] != shopify.access_token
+    assert credentials["refresh_token"] in tokens.refresh  # an expiring offline token
+    expected_expiry = shopify_runtime.clock.now() + timedelta(hours=1)
+    assert credentials["expires_at"] == expected_expiry.isoformat()
+    topics = {(s.topic, s.callbackUrl) for s in shopify.store.subscriptions.values()}
+    assert ("APP_UNINSTALLED", f"{APP_URL}/webhooks/shopify") in topics
+    assert len(topics) == len(SHOPIFY_TOPICS)
+
+    assert shopify_runtime.jobs.drain() == 1  # the first sync: queued, then run here
+    with shopify_runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Variant)) == len(
+            shopify.store.variants
+        )
+
+    again = shopify_client.get("/shopify/session", query_string=query)  # the next app load
+    assert again.headers["Location"] == f"{APP_URL}/app/?shop_id={shop_id}"
+    with shopify_runtime.db.transaction() as session:
+        shop = session.scalars(select(Shop)).one()
+        assert shopify_runtime.vault.open(shop.credentials) == credentials  # no new exchange
+        shop.needs_reauthorization = True  # the refresh token died: the next load re-exchanges
+    assert shopify_runtime.jobs.drain() == 0
+    shopify_client.get("/shopify/session", query_string=query)
+    with shopify_runtime.db.transaction() as session:
+        shop = session.scalars(select(Shop)).one()
+        assert not shop.needs_reauthorization
+        renewed = shopify_runtime.vault.open(shop.credentials)["access_token"]
+        assert renewed != credentials["access_token"] and renewed in tokens.access
+
+
+def test_shopify_session_token_signed_with_the_previous_secret_is_accepted(
+    shopify_runtime: Runtime, shopify: RunningShopify
+) -> None:
+    settings = shopify_runtime.settings.model_copy(
+        update={
+            "SHOPIFY_API_SECRET": "shpss_" + "0" * 32,
+            "SHOPIFY_API_SECRET_PREVIOUS": shopify.api_secret,
+        }
+    )
+    runtime = dataclasses.replace(shopify_runtime, settings=settings)
+    claims = verify_session_token(runtime, _session_token(runtime, shopify), shopify.shop)
+    assert claims["dest"] == f"https://{shopify.shop}"
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("expired", 401),
+        ("wrong audience", 401),
+        ("another shop", 401),
+        ("wrong secret", 401),
+        ("not a token", 401),
+        ("missing id_token", 400),
+        ("missing shop", 400),
+        ("bad shop", 400),
+    ],
+)
+def test_shopify_session_token_refusals_store_nothing(
+    shopify_client: FlaskClient,
+    shopify_runtime: Runtime,
+    shopify: RunningShopify,
+    case: str,
+    status: int,
+) -> None:
+    now = int(shopify_runtime.clock.now().timestamp())
+    query = {"id_token": _session_token(shopify_runtime, shopify), "shop": shopify.shop}
+    if case == "expired":  # a minute old, past the 10 s leeway
+        query["id_token"] = _session_token(shopify_runtime, shopify, exp=now - 11)
+    elif case == "wrong audience":
+        query["id_token"] = _session_token(shopify_runtime, shopify, aud="another-app")
+    elif case == "another shop":
+        query["id_token"] = _session_token(
+            shopify_runtime,
+            shopify,
+            iss="https://other.myshopify.com/admin",
+            dest="https://other.myshopify.com",
+        )
+    elif case == "wrong secret":
+        query["id_token"] = _session_token(shopify_runtime, shopify, secret="x" * 38)
+    elif case == "not a token":
+        query["id_token"] = "not.a.jwt"
+    elif case == "missing id_token":
+        del query["id_token"]
+    elif case == "missing shop":
+        del query["shop"]
+    else:
+        query["shop"] = "evil.example.com"
+    answer = shopify_client.get("/shopify/session", query_string=query)
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    error = answer.get_json()["error"]
+    expected = "invalid_session_token" if status == 401 else "install_refused"
+    assert error["code"] == expected
+    assert _shop_count(shopify_runtime) == 0
+    assert not shopify.store.subscriptions
+    assert shopify_runtime.jobs.drain() == 0
+
+
+def test_shopify_session_token_within_the_leeway_is_accepted(
+    shopify_client: FlaskClient, shopify_runtime: Runtime, shopify: RunningShopify
+) -> None:
+    now = int(shopify_runtime.clock.now().timestamp())
+    id_token = _session_token(shopify_runtime, shopify, exp=now - 5)
+    answer = shopify_client.get(
+        "/shopify/session", query_string={"id_token": id_token, "shop": shopify.shop}
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    assert _shop_count(shopify_runtime) == 1
 
 
 # ---------------------------------------------------------------------------- WooCommerce

@@ -1,4 +1,4 @@
-"""Shopify's token endpoint: the install's code exchange, and keeping an expiring token fresh.
+"""Shopify's token endpoint: the install's code or token exchange; keeping a token fresh.
 
 Adapters are the only code that talks to stores, so the install service asks `exchange_code`
 instead of holding an HTTP client of its own.
@@ -77,6 +77,64 @@ def exchange_code(
         raise StoreError("the code exchange answered with something other than JSON") from exc
     if not isinstance(data, dict) or not data.get("access_token"):
         raise StoreError("the code exchange answered without an access token")
+    return data
+
+
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
+OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"  # noqa: S105
+
+
+class SubjectTokenRefused(StoreError):
+    """Shopify refused the session token itself (`invalid_subject_token`)."""
+
+
+def exchange_session_token(
+    authorize_host: str,
+    api_key: str,
+    api_secret: str,
+    id_token: str,
+    *,
+    session: requests.Session | None = None,
+    expiring: bool = True,
+) -> dict[str, Any]:
+    """Token exchange: trade an embedded app's session token for an offline access token.
+
+    POSTs to `{authorize_host}/admin/oauth/access_token` (shopify.dev ".../token-exchange").
+    `shopify_app.exchange.token_exchange` builds the URL from the token's `dest` host and cannot
+    be pointed at the sandbox, so the request is made here, like `exchange_code`.
+    Raises `SubjectTokenRefused` when Shopify rejects the session token, `StoreError` otherwise.
+    Not retried: the caller answers the merchant, whose next app load brings a fresh token.
+    """
+    http = session or requests.Session()
+    body: dict[str, Any] = {
+        "client_id": api_key,
+        "client_secret": api_secret,
+        "grant_type": TOKEN_EXCHANGE_GRANT,
+        "subject_token": id_token,
+        "subject_token_type": ID_TOKEN_TYPE,
+        "requested_token_type": OFFLINE_TOKEN_TYPE,
+        "expiring": 1 if expiring else 0,
+    }
+    try:
+        answer = http.post(
+            f"{authorize_host.rstrip('/')}/admin/oauth/access_token", json=body, timeout=TIMEOUT
+        )
+    except requests.RequestException as exc:
+        raise StoreError(
+            f"the token exchange did not reach the store: {type(exc).__name__}"
+        ) from None
+    error = _oauth_error(answer)
+    if answer.status_code in (400, 401) and error == "invalid_subject_token":
+        raise SubjectTokenRefused("Shopify refused the session token (invalid_subject_token)")
+    if answer.status_code != 200:
+        raise StoreError(f"the store refused the token exchange ({answer.status_code} {error})")
+    try:
+        data = answer.json()
+    except ValueError:
+        raise StoreError("the token exchange answered with something other than JSON") from None
+    if not isinstance(data, dict) or not data.get("access_token"):
+        raise StoreError("the token exchange answered without an access token")
     return data
 
 

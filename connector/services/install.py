@@ -1,4 +1,4 @@
-"""Install use cases: Shopify's authorization-code grant and WooCommerce's app key flow.
+"""Install use cases: Shopify's code grant and token exchange, WooCommerce's app key flow.
 
 Each flow has a start (issue a nonce, return where to send the merchant) and a finish (the
 store's callback). A finish checks everything it can before it touches the store, confirms the
@@ -12,23 +12,25 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import jwt
 import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import StoreAdapter, StoreError
-from adapters.shopify.oauth import exchange_code
+from adapters.shopify.oauth import SubjectTokenRefused, exchange_code, exchange_session_token
 from connector.commands import execute
 from connector.models import Shop
 from connector.runtime import Runtime
 from connector.services import nonces
 from connector.services.errors import Invalid, ServiceError
 from connector.services.nonces import InstallRefused
-from connector.services.shops import add_shop, add_woocommerce, shop_credentials
+from connector.services.shops import ShopUninstalled, add_shop, add_woocommerce, shop_credentials
 from connector.services.store_urls import check_store_address, shopify_domain, woocommerce_url
 from connector.stores import adapter_for, adapter_from
 
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "Backorder Connector"
 CALLBACK_MAX_AGE = timedelta(minutes=5)
+SESSION_TOKEN_LEEWAY = timedelta(seconds=10)  # clock skew Shopify allows on session tokens
 SHOPIFY_TOPICS = (
     "orders/create",
     "orders/updated",
@@ -124,11 +127,7 @@ def _check_timestamp(runtime: Runtime, value: str) -> None:
 
 
 def finish_shopify_install(runtime: Runtime, params: dict[str, str]) -> int:
-    """Verify the callback, trade the code for a token, subscribe, store; returns the shop id.
-
-    The first full sync is queued after the commit; if that job is lost, the scheduler's
-    reconciliation finds a shop never synced and walks it in full.
-    """
+    """Verify the callback, trade the code for a token, subscribe, store; returns the shop id."""
     api_key, api_secret = _shopify_app(runtime)
     if not callback_hmac_ok(params, api_secret):
         raise InstallRefused("hmac does not match; the callback was not signed by Shopify", "hmac")
@@ -141,18 +140,135 @@ def finish_shopify_install(runtime: Runtime, params: dict[str, str]) -> int:
     if not params.get("code"):
         raise InstallRefused("code is missing", field="code")
 
-    template = runtime.settings.SHOPIFY_ADMIN_BASE_URL
-    host = shopify_authorize_host(template, domain)
+    host = shopify_authorize_host(runtime.settings.SHOPIFY_ADMIN_BASE_URL, domain)
     try:
         answer = exchange_code(host, api_key, api_secret, params["code"])
     except StoreError as exc:
         raise InstallRefused(str(exc), field="code") from exc
+    return _complete_shopify_install(
+        runtime,
+        domain,
+        answer,
+        spend=lambda s: nonces.spend(s, runtime.clock, "shopify", state, "state"),
+    )
+
+
+class SessionTokenRefused(InstallRefused):
+    """An embedded app's session token we do not accept; the web maps it to 401."""
+
+    code = "invalid_session_token"
+
+
+def verify_session_token(runtime: Runtime, id_token: str, shop: str) -> dict[str, Any]:
+    """The session token's claims, if it is ours, for `shop`, and current; else refused.
+
+    HS256 with the app secret (or the previous one during a rotation), `aud` our API key, `exp`
+    and `nbf` within SESSION_TOKEN_LEEWAY of our clock, `dest` the shop and `iss` on its host.
+    PyJWT checks the signature; times are checked against `runtime.clock`, not the wall clock.
+    """
+    api_key, api_secret = _shopify_app(runtime)
+    claims: dict[str, Any] | None = None
+    for secret in (api_secret, runtime.settings.SHOPIFY_API_SECRET_PREVIOUS):
+        if not secret:
+            continue
+        try:
+            claims = jwt.decode(
+                id_token,
+                secret,
+                algorithms=["HS256"],
+                options={
+                    "require": ["aud", "dest", "exp", "iss"],
+                    "verify_aud": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+            break
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError:
+            raise SessionTokenRefused("id_token is not a session token", "id_token") from None
+    if claims is None:
+        raise SessionTokenRefused("id_token was not signed with this app's secret", "id_token")
+    if claims.get("aud") != api_key:
+        raise SessionTokenRefused("id_token was issued for another app (aud)", "id_token")
+    now = runtime.clock.now().timestamp()
+    leeway = SESSION_TOKEN_LEEWAY.total_seconds()
+    try:
+        expires, not_before = float(claims["exp"]), float(claims.get("nbf", 0))
+    except (TypeError, ValueError):
+        raise SessionTokenRefused("id_token has an unreadable exp or nbf", "id_token") from None
+    if now > expires + leeway:
+        raise SessionTokenRefused("id_token has expired; reload the app", "id_token")
+    if now < not_before - leeway:
+        raise SessionTokenRefused("id_token is not valid yet", "id_token")
+    dest = urlsplit(str(claims["dest"])).hostname or ""
+    issuer = urlsplit(str(claims["iss"])).hostname or ""
+    if dest != shop or issuer != dest:
+        raise SessionTokenRefused("id_token was issued for another shop (dest)", "id_token")
+    return claims
+
+
+def finish_shopify_token_exchange(runtime: Runtime, id_token: str, shop: str) -> int:
+    """An embedded app's first load: verify the session token, exchange it, install; the id.
+
+    Shopify's managed installation has already installed the app; we only need an offline
+    token. A shop that is active with working credentials keeps them (no exchange on every
+    load); a new, uninstalled or re-authorising shop gets an expiring offline token and is
+    installed like `finish_shopify_install` does it: store, subscribe, queue the first sync.
+    """
+    api_key, api_secret = _shopify_app(runtime)
+    if not shop:
+        raise InstallRefused("shop is missing", field="shop")
+    if not id_token:
+        raise InstallRefused("id_token is missing", field="id_token")
+    domain = _valid_shop(shop)
+    verify_session_token(runtime, id_token, domain)
+    installed = execute(runtime, lambda s: _working_shopify_shop(s, runtime, domain))
+    if installed is not None:
+        return installed
+    host = shopify_authorize_host(runtime.settings.SHOPIFY_ADMIN_BASE_URL, domain)
+    try:
+        answer = exchange_session_token(host, api_key, api_secret, id_token)
+    except SubjectTokenRefused as exc:
+        raise SessionTokenRefused(str(exc), field="id_token") from exc
+    except StoreError as exc:
+        raise InstallRefused(str(exc), field="id_token") from exc
+    return _complete_shopify_install(runtime, domain, answer)
+
+
+def _working_shopify_shop(session: Session, runtime: Runtime, domain: str) -> int | None:
+    """The id of an active shop with an access token that needs no re-authorisation, or None."""
+    shop = session.scalar(select(Shop).where(Shop.platform == "shopify", Shop.domain == domain))
+    if shop is None or shop.status != "active" or shop.needs_reauthorization:
+        return None
+    try:
+        credentials = shop_credentials(runtime.vault, shop)
+    except ShopUninstalled:
+        return None
+    return shop.id if credentials.get("access_token") else None
+
+
+def _complete_shopify_install(
+    runtime: Runtime,
+    domain: str,
+    answer: dict[str, Any],
+    spend: Callable[[Session], object] | None = None,
+) -> int:
+    """Both Shopify paths' end: subscribe with the new token, store (and `spend`), first sync.
+
+    The first full sync is queued after the commit; if that job is lost, the scheduler's
+    reconciliation finds a shop never synced and walks it in full.
+    """
+    template = runtime.settings.SHOPIFY_ADMIN_BASE_URL
     credentials = _shopify_credentials(runtime, answer, template)
     adapter = adapter_from(runtime, "shopify", domain, credentials)
     _subscribe(adapter, SHOPIFY_TOPICS, f"{runtime.settings.APP_URL}/webhooks/shopify")
 
     def store(session: Session) -> int:
-        nonces.spend(session, runtime.clock, "shopify", state, "state")
+        if spend is not None:
+            spend(session)
         return _install(session, runtime, "shopify", domain, credentials).id
 
     shop_id = execute(runtime, store)

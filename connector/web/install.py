@@ -1,6 +1,7 @@
 """Install entry points: parse the request, call connector.services.install, map the answer.
 
-Refusals become 400 with `{"error": {...}}` through the shared error handlers.
+Refusals become 400 with `{"error": {...}}` through the shared error handlers; a session token
+we do not accept becomes 401 (the handler below), so App Bridge fetches a fresh one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, request
 
 from connector.runtime import Runtime
 from connector.services import install as service
+from connector.web.errors import error_response
 
 install = Blueprint("install", __name__)
 
@@ -30,6 +32,22 @@ def shopify_callback() -> Response:
     runtime = _runtime()
     shop_id = service.finish_shopify_install(runtime, request.args.to_dict())
     return redirect(f"{runtime.settings.APP_URL}/app/?shop_id={shop_id}")
+
+
+@install.get("/shopify/session")
+def shopify_session() -> Response:
+    """An embedded app's first load: Shopify appends `id_token`, `shop` and `host`."""
+    runtime = _runtime()
+    args = request.args
+    shop_id = service.finish_shopify_token_exchange(
+        runtime, args.get("id_token", ""), args.get("shop", "")
+    )
+    return redirect(f"{runtime.settings.APP_URL}/app/?shop_id={shop_id}")
+
+
+@install.errorhandler(service.SessionTokenRefused)
+def session_token_refused(exc: service.SessionTokenRefused) -> Response:
+    return error_response(401, exc.code, exc.message, exc.field)
 
 
 @install.get("/woocommerce/install")
