@@ -38,8 +38,6 @@ from adapters.shopify import parse
 
 T = TypeVar("T")
 
-# Shopify's mandatory privacy topics: sent for shops that may be long gone from our records.
-COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 ORDER_TOPICS = frozenset(
     {
         "orders/create",
