@@ -38,6 +38,8 @@ from adapters.shopify import parse
 
 T = TypeVar("T")
 
+# Shopify's mandatory privacy topics: requests about customers' data, not customers' data.
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 ORDER_TOPICS = frozenset(
     {
         "orders/create",

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import delete, func, inspect, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from adapters.shopify.webhooks import COMPLIANCE_TOPICS
 from connector.clock import Clock
 from connector.models import (
     Backorder,
@@ -99,7 +100,6 @@ _CUSTOMER_ID_KEYS = frozenset({"customer", "customer_id", "customer_external_id"
 _ORDER_TOPICS = ("orders/", "order.")
 _CUSTOMER_TOPICS = ("customers/", "customer.")
 # A request about the customer is not data we hold on them: not part of their export.
-_COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 # What a backorder's ETA was based on, in words a customer reads; supplier references stay ours.
 _BASIS = {"lead_time": "supplier lead time", "manual": "set by the shop", "in_stock": "in stock"}
 
@@ -412,7 +412,8 @@ def _webhook_payloads(session: Session, ids: Sequence[int]) -> list[dict[str, An
             .order_by(WebhookEvent.received_at, WebhookEvent.id)
         )
         for row in rows:
-            if row.topic in _COMPLIANCE_TOPICS or row.body == REDACTED_BODY:
+            # A request about the customer is not data we hold on them: not in their export.
+            if row.topic in COMPLIANCE_TOPICS or row.body == REDACTED_BODY:
                 continue
             try:
                 payload = json.loads(row.body)
