@@ -134,7 +134,7 @@ def order(node: dict[str, Any], lines: Sequence[dict[str, Any]]) -> StoreOrder:
         customer_external_id=customer.get("id"),
         customer_email=customer.get("email") or node.get("email"),
         customer_name=customer.get("displayName") or "",
-        locale=node.get("customerLocale"),  # webhook bodies carry it; listings do not select it
+        locale=node.get("customerLocale"),
         shipping_method=(node.get("shippingLine") or {}).get("title") or "",
         financial_status=str(node.get("displayFinancialStatus") or "").lower(),
         fulfillment_status=str(node.get("displayFulfillmentStatus") or "").lower(),

@@ -120,7 +120,7 @@ fragment LineFields on LineItem {
 _ORDER_FIELDS = (
     """
 fragment OrderFields on Order {
-  id name email createdAt updatedAt cancelledAt
+  id name email createdAt updatedAt cancelledAt customerLocale
   displayFinancialStatus displayFulfillmentStatus
   customer { id email displayName }
   shippingLine { title }
@@ -379,7 +379,7 @@ _BULK_ORDERS = """
 {
   orders%s {
     edges { node {
-      id name email createdAt updatedAt cancelledAt
+      id name email createdAt updatedAt cancelledAt customerLocale
       displayFinancialStatus displayFulfillmentStatus
       customer { id email displayName }
       shippingLine { title }

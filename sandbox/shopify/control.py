@@ -31,7 +31,10 @@ def _lines(raw: list[Any]) -> list[tuple[str, int]]:
 ACTIONS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "place-order": lambda s, b: {
         "order_id": s.place_order(
-            _lines(b["lines"]), shipping=b.get("shipping", "Standard"), email=b.get("email")
+            _lines(b["lines"]),
+            shipping=b.get("shipping", "Standard"),
+            email=b.get("email"),
+            locale=b.get("locale", "en"),
         )
     },
     "restock": lambda s, b: {

@@ -213,6 +213,7 @@ class Order:
     cancelledAt: datetime | None = None
     cancelReason: str | None = None
     displayFinancialStatus: str = "PAID"
+    customerLocale: str = "en"  # the buyer's checkout locale (webhooks: customer_locale)
     fulfillment_order_numbers: list[int] = field(default_factory=list)
     typename: ClassVar[str] = "Order"
 

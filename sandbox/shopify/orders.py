@@ -41,6 +41,7 @@ class OrderScenarios:
         *,
         tags: Iterable[str] = (),
         note: str | None = None,
+        locale: str = "en",
         at: datetime | None = None,
         announce: bool = True,
     ) -> str:
@@ -70,6 +71,7 @@ class OrderScenarios:
                 when,
                 tags=list(tags),
                 note=note,
+                customerLocale=locale,
             )
             touched: list[InventoryLevel] = []
             was_available = {v.number: self.available(v) for v, _, _ in placed}

@@ -68,6 +68,7 @@ def order(store: ShopifyStore, record: Order) -> dict[str, Any]:
         "order_number": record.order_number,
         "email": record.email,
         "contact_email": record.email,
+        "customer_locale": record.customerLocale,
         "created_at": local_time(store, record.createdAt),
         "updated_at": local_time(store, record.updatedAt),
         "processed_at": local_time(store, record.createdAt),

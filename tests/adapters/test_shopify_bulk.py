@@ -72,6 +72,7 @@ def adapter_for(shop: RunningShopify, sleeper: Sleeper | None = None, **kwargs: 
         admin_base_url=shop.admin_base_url,
         api_version="2025-01",
         sleep=sleeper or Sleeper(),
+        allow_private=True,
         **options,
     )
 
@@ -172,6 +173,7 @@ def test_a_large_store_is_walked_in_bulk_and_yields_what_the_pages_yield(
         shop.store.levels
     )
     assert orders(bulk.order_pages(updated_before=before)) == orders_by_pages
+    assert all(o.locale == "en" for o in orders_by_pages.values())  # customerLocale selected
     assert len(orders_by_pages) == len(shop.store.orders) >= THRESHOLD
     assert [op.status for op in shop.store.bulk_operations.values()] == ["COMPLETED"] * 2
 
