@@ -25,6 +25,7 @@ from connector.services.install import (
     callback_hmac_ok,
     verify_session_token,
 )
+from connector.services.shops import uninstall_shop
 from connector.web import create_app
 from sandbox.shopify.seed import seed
 from sandbox.shopify.server import RunningShopify
@@ -34,6 +35,7 @@ from sandbox.woocommerce.server import RunningWoo
 from sandbox.woocommerce.server import start as start_woo
 from sandbox.woocommerce.store import WooStore
 from tests.conftest import test_settings
+from tests.webhooks.support import post_woocommerce, woocommerce_order
 
 APP_URL = "http://127.0.0.1:9"  # nothing listens: sandbox webhook deliveries fail fast
 
@@ -423,6 +425,38 @@ def test_woocommerce_key_flow_end_to_end(
     assert "denied" in denied.get_data(as_text=True)
     again = woo_client.post("/woocommerce/callback", json=_key_post(woo, user_id))
     assert again.status_code == 400
+
+
+def test_woocommerce_reinstall_with_a_new_secret_re_signs_the_stores_webhooks(
+    woo_client: FlaskClient, woo_runtime: Runtime, woo: RunningWoo
+) -> None:
+    """The uninstall destroyed the old secret: webhooks left on the store must sign with the new."""
+    user_id = _start_woo(woo_client, woo)["user_id"]
+    assert woo_client.post("/woocommerce/callback", json=_key_post(woo, user_id)).status_code == 200
+    with woo_runtime.db.transaction() as session:
+        shop = session.scalars(select(Shop)).one()
+        old = woo_runtime.vault.open(shop.credentials)["webhook_secret"]
+        uninstall_shop(session, woo_runtime.clock, shop.id)
+    address = f"{APP_URL}/webhooks/woocommerce/{shop.id}"
+    next(iter(woo.store.webhooks.values())).status = "disabled"  # failed deliveries meanwhile
+
+    user_id = _start_woo(woo_client, woo)["user_id"]
+    answer = woo_client.post("/woocommerce/callback", json=_key_post(woo, user_id))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    with woo_runtime.db.transaction() as session:
+        again = session.scalars(select(Shop)).one()
+        assert (again.id, again.status) == (shop.id, "active")
+        secret = woo_runtime.vault.open(again.credentials)["webhook_secret"]
+    assert secret != old
+    ours = [w for w in woo.store.webhooks.values() if w.delivery_url == address]
+    assert sorted(w.topic for w in ours) == sorted(WOOCOMMERCE_TOPICS)  # updated, not doubled
+    assert {(w.secret, w.status) for w in ours} == {(secret, "active")}
+
+    payload = woocommerce_order(501, [(101, 1)], modified_gmt="2026-11-26T14:05:00")
+    stale = post_woocommerce(woo_client, shop.id, "order.created", payload, secret=old)
+    assert stale.status_code == 401
+    fresh = post_woocommerce(woo_client, shop.id, "order.created", payload, secret=secret)
+    assert fresh.status_code == 200, fresh.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("case", ["unknown user_id", "read-only key", "bad keys"])

@@ -65,10 +65,11 @@ class WooCommerceAdapter:
         max_attempts: int = 6,
         query_string_auth: bool = False,
         overlap: timedelta = OVERLAP,
-        allow_private: bool = True,
+        allow_private: bool = False,
     ) -> None:
-        """`allow_private=False` (ALLOW_PRIVATE_STORE_URLS off): https to public addresses only,
-        re-checked on every connection and redirect (see `adapters.netguard`)."""
+        """`allow_private=False` (the default; ALLOW_PRIVATE_STORE_URLS off): https to public
+        addresses only, re-checked on every connection and redirect (see `adapters.netguard`).
+        Pass `allow_private=True` to reach a local or private store (development, the sandbox)."""
         self.url = url.rstrip("/")
         self.now = now
         self.overlap = overlap
@@ -278,6 +279,20 @@ class WooCommerceAdapter:
             },
         )
         return _webhook(created)
+
+    def update_webhook(self, external_id: str) -> StoreWebhook:
+        """Re-sign an existing webhook with the adapter's `webhook_secret` and (re)activate it.
+
+        WooCommerce signs each delivery with the secret stored on the webhook: after a reinstall
+        with a new secret, webhooks subscribed before keep the old one until updated
+        (`PUT webhooks/<id>`; status "active" also re-arms one disabled by failed deliveries).
+        """
+        if not self.webhook_secret or not SECRET_RE.match(self.webhook_secret):
+            raise StoreError("webhook_secret must be set: at least 16 letters and digits")
+        updated = self.client.put(
+            f"webhooks/{external_id}", {"secret": self.webhook_secret, "status": "active"}
+        )
+        return _webhook(updated)
 
     def list_webhooks(self) -> list[StoreWebhook]:
         """Every webhook of the store (any status, any owner)."""

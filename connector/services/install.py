@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import StoreAdapter, StoreError
 from adapters.shopify.oauth import SubjectTokenRefused, exchange_code, exchange_session_token
+from adapters.woocommerce import WooCommerceAdapter
 from connector.commands import execute
 from connector.models import Shop
 from connector.runtime import Runtime
@@ -401,9 +402,20 @@ def _install(
 
 
 def _subscribe(adapter: StoreAdapter, topics: tuple[str, ...], address: str) -> None:
-    """Register each topic's webhook unless the store already has it (reinstalls, retries)."""
+    """Register each topic's webhook unless the store already has it (reinstalls, retries).
+
+    WooCommerce signs with a secret stored on each webhook, ours per install: the store's
+    existing webhooks for `address` are re-signed with the current secret and reactivated, or a
+    reinstall with a new secret would leave them signing with the destroyed one. Shopify signs
+    with the app's secret: nothing to update there.
+    """
     try:
-        have = {(hook.topic, hook.address) for hook in adapter.list_webhooks()}
+        hooks = adapter.list_webhooks()
+        have = {(hook.topic, hook.address) for hook in hooks}
+        if isinstance(adapter, WooCommerceAdapter):
+            for hook in hooks:
+                if hook.address == address:
+                    adapter.update_webhook(hook.external_id)
         for topic in topics:
             if (topic, address) not in have:
                 adapter.register_webhook(topic, address)
