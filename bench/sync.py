@@ -351,11 +351,16 @@ def _adapter(scenario: Scenario, store: dict[str, Any], session: requests.Sessio
             admin_base_url=store["admin_base_url"],
             session=session,
             bulk_threshold=None if scenario.paged else threshold,
+            allow_private=True,  # the local sandbox
         )
     from adapters.woocommerce import WooCommerceAdapter
 
     return WooCommerceAdapter(
-        store["url"], store["consumer_key"], store["consumer_secret"], session=session
+        store["url"],
+        store["consumer_key"],
+        store["consumer_secret"],
+        session=session,
+        allow_private=True,  # the local sandbox
     )
 
 
@@ -406,7 +411,9 @@ def woocommerce_floor(store: dict[str, Any]) -> tuple[float, int]:
     from adapters.woocommerce.client import WooClient, WooRequestError
     from adapters.woocommerce.walk import walk
 
-    client = WooClient(store["url"], store["consumer_key"], store["consumer_secret"])
+    client = WooClient(
+        store["url"], store["consumer_key"], store["consumer_secret"], allow_private=True
+    )
     before = datetime.now(UTC) + timedelta(seconds=1)
     start = time.perf_counter()
     requests_made = 1

@@ -67,15 +67,17 @@ class ShopifyAdapter:
         sleep: Callable[[float], None] = real_sleep,
         max_attempts: int = 6,
         refresh: TokenRefresh | None = None,
-        allow_private: bool = True,
+        allow_private: bool = False,
         bulk_threshold: int | None = queries.BULK_THRESHOLD,
         bulk_page_size: int = queries.BULK_RECORDS_PER_PAGE,
         bulk_poll: float = bulk.POLL_FIRST,
     ) -> None:
         """`refresh`: an expiring token's refresh token, expiry and where to store a new pair.
 
-        `allow_private=False` (ALLOW_PRIVATE_STORE_URLS off) sends requests to an admin URL that
-        is not Shopify's own `*.myshopify.com` only if its host resolves to public addresses.
+        `allow_private=False` (the default; ALLOW_PRIVATE_STORE_URLS off) sends requests to an
+        admin URL that is not Shopify's own `*.myshopify.com` only over https and only if its host
+        resolves to public addresses. Pass `allow_private=True` to reach a local or private admin
+        URL (development, the sandbox).
         """
         self.shop_domain = shop
         url = _admin_url(admin_base_url, shop, api_version)

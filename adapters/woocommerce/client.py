@@ -5,9 +5,9 @@ fresh `requests.request` (no keep-alive), has a 5 s timeout, no retries and no p
 module adds those: one persistent `requests.Session`, (connect 5 s, read 30 s) timeouts, retries
 with backoff on 429/5xx/connection errors/timeouts honouring `Retry-After`, 401/403 surfaced at
 once as `NeedsReauthorization`, other 4xx as `WooRequestError` carrying WooCommerce's
-`{"code", "message"}`, and a pager over `X-WP-TotalPages`. With `allow_private=False` the
-session only connects over https to hosts that resolve to public addresses, checked on every new
-connection and redirect hop (`adapters.netguard`).
+`{"code", "message"}`, and a pager over `X-WP-TotalPages`. With `allow_private=False` (the
+default) the session only connects over https to hosts that resolve to public addresses, checked
+on every new connection and redirect hop (`adapters.netguard`).
 """
 
 from __future__ import annotations
@@ -118,8 +118,11 @@ class WooClient:
         backoff: Backoff | None = None,
         timeout: tuple[float, float] = TIMEOUT,
         query_string_auth: bool = False,
-        allow_private: bool = True,
+        allow_private: bool = False,
     ) -> None:
+        """`allow_private=False` (the default; ALLOW_PRIVATE_STORE_URLS off): https to public
+        addresses only, re-checked on every connection and redirect (`adapters.netguard`).
+        `allow_private=True` (development, the sandbox) leaves the session unguarded."""
         self.session = session or requests.Session()
         if not allow_private:
             guard_session(self.session)

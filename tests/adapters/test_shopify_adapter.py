@@ -53,6 +53,7 @@ def adapter_for(shop: RunningShopify, sleeper: Sleeper, token: str | None = None
         admin_base_url=shop.admin_base_url,
         api_version="2025-01",
         sleep=sleeper,
+        allow_private=True,
     )
 
 

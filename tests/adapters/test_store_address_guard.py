@@ -336,7 +336,9 @@ def woo(runtime: Runtime) -> Iterator[RunningWoo]:
 
 
 def test_allow_private_reaches_a_local_store_that_the_guard_refuses(woo: RunningWoo) -> None:
-    open_store = WooCommerceAdapter(woo.url, woo.consumer_key, woo.consumer_secret)
+    open_store = WooCommerceAdapter(
+        woo.url, woo.consumer_key, woo.consumer_secret, allow_private=True
+    )
     assert open_store.shop().domain == "127.0.0.1"
     with pytest.raises(BlockedAddress):
         guarded_woo(woo.url).shop()

@@ -90,11 +90,15 @@ def no_sleep(_seconds: float) -> None:
 
 
 def offline_shopify(shop: str = SAMPLE_SHOP, url: str = CLOSED) -> ShopifyAdapter:
-    return ShopifyAdapter(shop, "token", admin_base_url=url, sleep=no_sleep, max_attempts=1)
+    return ShopifyAdapter(
+        shop, "token", admin_base_url=url, sleep=no_sleep, max_attempts=1, allow_private=True
+    )
 
 
 def offline_woo() -> WooCommerceAdapter:
-    return WooCommerceAdapter(CLOSED, "ck_x", "cs_x", sleep=no_sleep, max_attempts=1)
+    return WooCommerceAdapter(
+        CLOSED, "ck_x", "cs_x", sleep=no_sleep, max_attempts=1, allow_private=True
+    )
 
 
 # ---------------------------------------------------------------------------- Shopify's samples
@@ -693,7 +697,11 @@ SHOPIFY_SUBSCRIBED = (
 def shopify_shop() -> Iterator[tuple[RunningShopify, ShopifyAdapter, Receiver]]:
     running = start_shopify(variants=24, seed=5, restore_rate=5000, webhook_base_delay=0.005)
     adapter = ShopifyAdapter(
-        running.shop, running.access_token, admin_base_url=running.admin_base_url, sleep=no_sleep
+        running.shop,
+        running.access_token,
+        admin_base_url=running.admin_base_url,
+        sleep=no_sleep,
+        allow_private=True,
     )
     receiver = Receiver("X-Shopify-Topic")
     for topic in SHOPIFY_SUBSCRIBED:
@@ -770,6 +778,23 @@ def test_shopify_order_deliveries_read_as_the_listing_reads_the_order(
     assert cancelled == OrderChanged(listed) and listed.cancelled_at is not None
 
 
+def test_shopify_order_locale_from_a_sync_is_the_locale_from_its_webhook(
+    shopify_shop: tuple[RunningShopify, ShopifyAdapter, Receiver],
+) -> None:
+    """A listing selects customerLocale: a sync never writes locale=None over the webhook's."""
+    running, adapter, receiver = shopify_shop
+    store = running.store
+    receiver.clear()
+    variant = shopify_variant(running, "CONTINUE")
+    gid = store.place_order([(variant.id, 1)], locale="sv-SE")
+    body = receiver.body("orders/create", order_is(gid))
+    assert body["customer_locale"] == "sv-SE"
+    created = adapter.read_webhook("orders/create", body)
+    assert isinstance(created, OrderChanged) and created.order.locale == "sv-SE"
+    assert listed_order(adapter, gid).locale == "sv-SE"
+    assert adapter.read_webhook("orders/create", body) == OrderChanged(listed_order(adapter, gid))
+
+
 def test_shopify_stock_deliveries_read_as_the_listing_reads_the_levels(
     shopify_shop: tuple[RunningShopify, ShopifyAdapter, Receiver],
 ) -> None:
@@ -837,6 +862,7 @@ def woo_shop() -> Iterator[tuple[RunningWoo, WooCommerceAdapter, Receiver]]:
         running.consumer_secret,
         sleep=no_sleep,
         webhook_secret=WOO_SECRET,
+        allow_private=True,
     )
     receiver = Receiver("X-WC-Webhook-Topic")
     for topic in WOO_SUBSCRIBED:

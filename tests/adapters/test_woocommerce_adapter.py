@@ -44,6 +44,7 @@ def sleeps() -> Sleeps:
 def make(woo: RunningWoo, sleeps: Sleeps, **kw: Any) -> WooCommerceAdapter:
     kw.setdefault("consumer_key", woo.consumer_key)
     kw.setdefault("consumer_secret", woo.consumer_secret)
+    kw.setdefault("allow_private", True)
     return WooCommerceAdapter(woo.url, sleep=sleeps, webhook_secret=SECRET, **kw)
 
 
@@ -335,7 +336,9 @@ def test_webhook_is_registered_with_our_secret_and_listed(
         stored = woo.store.webhooks[int(hook.external_id)]
         assert (stored.secret, stored.topic, stored.status) == (SECRET, "order.updated", "active")
     assert hook in adapter.list_webhooks()
-    no_secret = WooCommerceAdapter(woo.url, woo.consumer_key, woo.consumer_secret)
+    no_secret = WooCommerceAdapter(
+        woo.url, woo.consumer_key, woo.consumer_secret, allow_private=True
+    )
     with pytest.raises(StoreError):
         no_secret.register_webhook("order.updated", "http://127.0.0.1:9/x")
 

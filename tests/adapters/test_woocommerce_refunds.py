@@ -229,7 +229,12 @@ def test_the_adapter_reads_refunds_only_for_orders_that_list_them(woo: RunningWo
     store.refund_order(refunded, restock=True, lines={line: 1})
     session = CountingSession()
     adapter = WooCommerceAdapter(
-        woo.url, woo.consumer_key, woo.consumer_secret, session=session, sleep=lambda _: None
+        woo.url,
+        woo.consumer_key,
+        woo.consumer_secret,
+        session=session,
+        sleep=lambda _: None,
+        allow_private=True,
     )
     orders = {
         o.external_id: o for page in adapter.order_pages(updated_since=since) for o in page.items
