@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .models import Meta, Note, Order, Product, Refund, RefundItem, Webhook
+from .models import LineItem, Meta, Note, Order, Product, Refund, RefundItem, Webhook
 from .stock import ALLOWING, backorders_of, effective_status, is_on_backorder, stock_owner
 from .store import WooStore, order_total
 
@@ -204,39 +204,42 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 6)
 
 
+def line_item_json(i: LineItem | RefundItem, *, private_meta: bool) -> dict[str, Any]:
+    """A line as `get_order_item_data` shows it. An order hides meta whose key starts with `_`;
+    a refund's lines (negative quantity and totals) show every meta, `_refunded_item_id`
+    included."""
+    total = f"{i.price * i.quantity:.2f}"
+    return {
+        "id": i.id,
+        "name": i.name,
+        "product_id": i.product_id,
+        "variation_id": i.variation_id,
+        "quantity": i.quantity,
+        "tax_class": "",
+        "subtotal": total,
+        "subtotal_tax": "0.00",
+        "total": total,
+        "total_tax": "0.00",
+        "taxes": [],
+        "meta_data": [
+            {
+                "id": m.id,
+                "key": m.key,
+                "value": m.value,
+                "display_key": m.key,
+                "display_value": str(m.value),
+            }
+            for m in i.meta_data
+            if private_meta or not m.key.startswith("_")
+        ],
+        "sku": i.sku,
+        "price": _number(i.price),
+    }
+
+
 def order_json(store: WooStore, o: Order) -> dict[str, Any]:
     """An order as `GET /orders/<id>` returns it."""
-    lines = []
-    for i in o.line_items:
-        total = f"{i.price * i.quantity:.2f}"
-        lines.append(
-            {
-                "id": i.id,
-                "name": i.name,
-                "product_id": i.product_id,
-                "variation_id": i.variation_id,
-                "quantity": i.quantity,
-                "tax_class": "",
-                "subtotal": total,
-                "subtotal_tax": "0.00",
-                "total": total,
-                "total_tax": "0.00",
-                "taxes": [],
-                "meta_data": [
-                    {
-                        "id": m.id,
-                        "key": m.key,
-                        "value": m.value,
-                        "display_key": m.key,
-                        "display_value": str(m.value),
-                    }
-                    for m in i.meta_data
-                    if not m.key.startswith("_")
-                ],
-                "sku": i.sku,
-                "price": _number(i.price),
-            }
-        )
+    lines = [line_item_json(i, private_meta=False) for i in o.line_items]
     shipping_total = sum(float(s["total"]) for s in o.shipping_lines)
     return {
         "id": o.id,
@@ -300,37 +303,6 @@ def note_json(store: WooStore, n: Note) -> dict[str, Any]:
     }
 
 
-def refund_item_json(i: RefundItem) -> dict[str, Any]:
-    """A refunded line as `get_order_item_data` shows it: negative quantity and totals, and
-    every item meta, `_refunded_item_id` included (refund items hide no `_` keys)."""
-    total = f"{i.price * i.quantity:.2f}"
-    return {
-        "id": i.id,
-        "name": i.name,
-        "product_id": i.product_id,
-        "variation_id": i.variation_id,
-        "quantity": i.quantity,
-        "tax_class": "",
-        "subtotal": total,
-        "subtotal_tax": "0.00",
-        "total": total,
-        "total_tax": "0.00",
-        "taxes": [],
-        "meta_data": [
-            {
-                "id": m.id,
-                "key": m.key,
-                "value": m.value,
-                "display_key": m.key,
-                "display_value": str(m.value),
-            }
-            for m in i.meta_data
-        ],
-        "sku": i.sku,
-        "price": _number(i.price),
-    }
-
-
 def refund_json(store: WooStore, r: Refund) -> dict[str, Any]:
     """An order refund."""
     return {
@@ -341,7 +313,7 @@ def refund_json(store: WooStore, r: Refund) -> dict[str, Any]:
         "refunded_by": 1,
         "refunded_payment": False,
         "meta_data": [],
-        "line_items": [refund_item_json(i) for i in r.line_items],
+        "line_items": [line_item_json(i, private_meta=True) for i in r.line_items],
         "_links": links(
             store,
             f"orders/{r.order_id}/refunds/{r.id}",
