@@ -27,17 +27,13 @@ from connector.services.install import (
 )
 from connector.services.shops import uninstall_shop
 from connector.web import create_app
-from sandbox.shopify.seed import seed
 from sandbox.shopify.server import RunningShopify
-from sandbox.shopify.server import start as start_shopify
-from sandbox.shopify.store import ShopifyStore
 from sandbox.woocommerce.server import RunningWoo
 from sandbox.woocommerce.server import start as start_woo
 from sandbox.woocommerce.store import WooStore
 from tests.conftest import test_settings
+from tests.shopify_install import APP_URL, authorize, running_shopify, shopify_app_runtime
 from tests.webhooks.support import post_woocommerce, woocommerce_order
-
-APP_URL = "http://127.0.0.1:9"  # nothing listens: sandbox webhook deliveries fail fast
 
 
 def test_shopify_callback_hmac_matches_the_documented_vector() -> None:
@@ -57,23 +53,12 @@ def test_shopify_callback_hmac_matches_the_documented_vector() -> None:
 
 @pytest.fixture
 def shopify(runtime: Runtime) -> Iterator[RunningShopify]:
-    store = seed(ShopifyStore(clock=runtime.clock.now), seed=5, variants=20)
-    running = start_shopify(store=store, restore_rate=5000)
-    yield running
-    running.stop()
+    yield from running_shopify(runtime)
 
 
 @pytest.fixture
 def shopify_runtime(runtime: Runtime, shopify: RunningShopify, database_url: str) -> Runtime:
-    settings = test_settings(
-        database_url,
-        APP_URL=APP_URL,
-        SHOPIFY_ADMIN_BASE_URL=shopify.admin_base_url,
-        SHOPIFY_API_KEY=shopify.api_key,
-        SHOPIFY_API_SECRET=shopify.api_secret,
-        ALLOW_PRIVATE_STORE_URLS=True,  # the sandbox lives on localhost
-    )
-    return dataclasses.replace(runtime, settings=settings)
+    return shopify_app_runtime(runtime, database_url, shopify)
 
 
 @pytest.fixture
@@ -84,17 +69,6 @@ def shopify_client(shopify_runtime: Runtime) -> FlaskClient:
 def _shop_count(runtime: Runtime) -> int:
     with runtime.db.transaction() as session:
         return session.scalar(select(func.count()).select_from(Shop)) or 0
-
-
-def _authorize(client: FlaskClient, shop: str) -> dict[str, str]:
-    """Start the install, let the sandbox approve it, return the signed callback's params."""
-    started = client.get("/shopify/install", query_string={"shop": shop})
-    assert started.status_code == 302, started.get_data(as_text=True)
-    approved = requests.get(started.headers["Location"], allow_redirects=False, timeout=10)
-    assert approved.status_code == 302, approved.text
-    callback = urlsplit(approved.headers["Location"])
-    assert f"{callback.scheme}://{callback.netloc}{callback.path}" == f"{APP_URL}/shopify/callback"
-    return {k: v[0] for k, v in parse_qs(callback.query).items()}
 
 
 def test_shopify_install_redirects_to_the_authorize_page_with_a_state(
@@ -119,7 +93,7 @@ def test_shopify_install_refuses_a_bad_shop_domain(shopify_client: FlaskClient) 
 def test_shopify_install_end_to_end(
     shopify_client: FlaskClient, shopify_runtime: Runtime, shopify: RunningShopify
 ) -> None:
-    params = _authorize(shopify_client, shopify.shop)
+    params = authorize(shopify_client, shopify.shop)
     answer = shopify_client.get("/shopify/callback", query_string=params)
     assert answer.status_code == 302, answer.get_data(as_text=True)
     assert answer.headers["Location"].startswith(f"{APP_URL}/app/")
@@ -150,7 +124,7 @@ def test_shopify_install_end_to_end(
 def test_shopify_callback_with_a_tampered_hmac_is_refused(
     shopify_client: FlaskClient, shopify_runtime: Runtime, shopify: RunningShopify
 ) -> None:
-    params = _authorize(shopify_client, shopify.shop)
+    params = authorize(shopify_client, shopify.shop)
     params["hmac"] = "0" * 64
     answer = shopify_client.get("/shopify/callback", query_string=params)
     assert answer.status_code == 400
@@ -161,7 +135,7 @@ def test_shopify_callback_with_a_tampered_hmac_is_refused(
 def test_shopify_callback_with_a_stale_timestamp_is_refused(
     shopify_client: FlaskClient, shopify_runtime: Runtime, shopify: RunningShopify
 ) -> None:
-    params = _authorize(shopify_client, shopify.shop)
+    params = authorize(shopify_client, shopify.shop)
     shopify_runtime.clock.advance(timedelta(minutes=6))  # type: ignore[attr-defined]
     answer = shopify_client.get("/shopify/callback", query_string=params)
     assert answer.status_code == 400
@@ -172,7 +146,7 @@ def test_shopify_callback_with_a_stale_timestamp_is_refused(
 def test_shopify_callback_with_an_unknown_state_is_refused(
     shopify_client: FlaskClient, shopify_runtime: Runtime, shopify: RunningShopify
 ) -> None:
-    params = _authorize(shopify_client, shopify.shop)
+    params = authorize(shopify_client, shopify.shop)
     params["state"] = "not-ours"
     params["hmac"] = callback_hmac(params, shopify.api_secret)
     answer = shopify_client.get("/shopify/callback", query_string=params)

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -28,33 +27,18 @@ from connector.services.shops import shop_credentials
 from connector.services.sync import run_sync_for
 from connector.stores import adapter_for, store_refreshed_token, stored_token
 from connector.web import create_app
-from sandbox.shopify.seed import seed
-from sandbox.shopify.server import RunningShopify, start
-from sandbox.shopify.store import ShopifyStore
-from tests.conftest import test_settings
-
-APP_URL = "http://127.0.0.1:9"  # nothing listens: sandbox webhook deliveries fail fast
+from sandbox.shopify.server import RunningShopify
+from tests.shopify_install import authorize, running_shopify, shopify_app_runtime
 
 
 @pytest.fixture
 def shopify(runtime: Runtime) -> Iterator[RunningShopify]:
-    store = seed(ShopifyStore(clock=runtime.clock.now), seed=5, variants=20)
-    running = start(store=store, restore_rate=5000)
-    yield running
-    running.stop()
+    yield from running_shopify(runtime)
 
 
 @pytest.fixture
 def app_runtime(runtime: Runtime, shopify: RunningShopify, database_url: str) -> Runtime:
-    settings = test_settings(
-        database_url,
-        APP_URL=APP_URL,
-        SHOPIFY_ADMIN_BASE_URL=shopify.admin_base_url,
-        SHOPIFY_API_KEY=shopify.api_key,
-        SHOPIFY_API_SECRET=shopify.api_secret,
-        ALLOW_PRIVATE_STORE_URLS=True,  # the sandbox listens on localhost
-    )
-    return dataclasses.replace(runtime, settings=settings)
+    return shopify_app_runtime(runtime, database_url, shopify)
 
 
 @pytest.fixture
@@ -66,10 +50,7 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
 def install(runtime: Runtime, shopify: RunningShopify) -> int:
     """The real OAuth install (code grant, expiring token), through our own web routes."""
     client = create_app(runtime).test_client()
-    started = client.get("/shopify/install", query_string={"shop": shopify.shop})
-    approved = requests.get(started.headers["Location"], allow_redirects=False, timeout=10)
-    params = {k: v[0] for k, v in parse_qs(urlsplit(approved.headers["Location"]).query).items()}
-    finished = client.get("/shopify/callback", query_string=params)
+    finished = client.get("/shopify/callback", query_string=authorize(client, shopify.shop))
     assert finished.status_code == 302, finished.get_data(as_text=True)
     with runtime.db.transaction() as session:
         return session.scalars(select(Shop.id)).one()
