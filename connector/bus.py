@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connector.db import Database
 from connector.models import DomainEvent
@@ -23,13 +24,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PublishedEvent:
-    """One event as a subscriber sees it; (`record_id`, `index`) identifies it for dedupe."""
+    """One event as a subscriber sees it; (`record_id`, `index`) identifies it for dedupe.
+
+    `session` is the transaction that marks the event dispatched: a handler that records work
+    in it (a pending store write, say) commits that record together with the hand-off, so a
+    crash can lose neither; wake-ups go through `connector.db.after_commit`.
+    """
 
     record_id: int
     index: int
     shop_id: int
     name: str
     payload: dict[str, Any]
+    session: Session | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -76,7 +83,9 @@ class EventBus:
                     if row.id not in payloads:
                         continue  # nobody listens for this kind: nothing to decode
                     for index, payload in enumerate(payloads[row.id]["events"]):
-                        event = PublishedEvent(row.id, index, row.shop_id, row.name, payload)
+                        event = PublishedEvent(
+                            row.id, index, row.shop_id, row.name, payload, session
+                        )
                         for handler in self._handlers[row.name]:
                             handler(event)
                 if rows:

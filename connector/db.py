@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -123,6 +123,15 @@ def _stamp_rows(session: Session, _context: Any, _instances: Any) -> None:
             row.updated_at = now
 
 
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the transaction of `session` has committed (never if it rolls back).
+
+    For wake-ups that must not outrun the rows they point at: a job queued inside a transaction
+    could run before the commit and find nothing.
+    """
+    session.info.setdefault("after_commit", []).append(action)
+
+
 class Database:
     def __init__(
         self, url: str, clock: Clock, engine: Engine | None = None, **engine_kwargs: Any
@@ -144,7 +153,10 @@ class Database:
                 session.rollback()
                 raise
             finally:
+                actions = session.info.pop("after_commit", [])
                 session.close()
+        for action in actions:  # reached only after a commit
+            action()
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

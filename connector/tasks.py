@@ -38,8 +38,11 @@ def sync_job(runtime: Runtime, shop_id: int, full: bool = False) -> None:
 
 
 def register() -> None:
+    from connector.services import store_writes
+
     jobs.register(SYNC, sync_job)
     jobs.register(ALTERNATIVES, alternatives_job)
+    store_writes.register()
 
 
 ALTERNATIVES = "backorder_alternatives"

@@ -163,7 +163,7 @@ def _cancel_pending(
 ) -> int:
     return session.execute(
         update(model)
-        .where(model.shop_id == shop_id, model.status == "pending")
+        .where(model.shop_id == shop_id, model.status.in_(("pending", "sending")))
         .values(status=CANCELLED, next_attempt_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -1,0 +1,288 @@
+"""Writes to the stores: one row per change of mind, coalesced, retried, recorded with outcome.
+
+A store write names what it is about — a kind ("order_state", "variant_state", ...) and a target
+(our row id as text) — never the value to write. When its job runs, the kind's writer reads what
+the store should say *now* from the database and compares it with what the last successful write
+said, so ten changes queued before the job runs make one write, and a job run twice, or a replay,
+finds nothing new and sends nothing. Rows keep the value written, the attempts and the last error:
+the dashboard shows every write with its outcome.
+
+States: `pending` (waiting for its job), `sending` (claimed; `next_attempt_at` is the claim's
+expiry, after which a crashed send is taken up again), `sent`, `suppressed` (nothing to change, or
+the platform has no such operation), `failed` (after MAX_ATTEMPTS, or refused credentials),
+`cancelled` (the shop uninstalled: `connector/services/shops.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from adapters.base import NeedsReauthorization, NotSupported, StoreAdapter
+from connector.db import after_commit
+from connector.models import Shop, StoreWrite
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+JOB = "store_write"
+MAX_ATTEMPTS = 6
+FIRST_RETRY = timedelta(seconds=30)  # then 4 times longer: 30 s, 2 min, 8 min, 32 min, ~2 h
+CLAIM = timedelta(minutes=5)  # a send taking longer than this is presumed dead and taken again
+STRAGGLER_AGE = timedelta(seconds=30)
+SWEEP_BATCH = 1000
+
+
+class Writer(Protocol):
+    """One kind of write. `desired` runs in a transaction and reads only the database;
+    `send` runs outside any transaction and talks to the store through the adapter."""
+
+    def desired(self, session: Session, shop: Shop, target: str) -> dict[str, Any] | None:
+        """What the store should say about `target` now; None: nothing to say (target gone)."""
+        ...
+
+    def send(
+        self,
+        adapter: StoreAdapter,
+        target: str,
+        value: dict[str, Any],
+        previous: dict[str, Any] | None,
+    ) -> None:
+        """Make the store say `value`; `previous` is what the last successful write said."""
+        ...
+
+
+_writers: dict[str, Writer] = {}
+
+
+def register_writer(kind: str, writer: Writer) -> None:
+    _writers[kind] = writer
+
+
+def coalesce_key(kind: str, target: str) -> str:
+    return f"{kind}:{target}"
+
+
+def job_key(write_id: int) -> str:
+    return f"{JOB}:{write_id}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before attempt `attempts + 1`, with ±20 % jitter so retries do not march together."""
+    return FIRST_RETRY * (4 ** (attempts - 1)) * random.uniform(0.8, 1.2)
+
+
+def request(
+    runtime: Runtime,
+    session: Session,
+    shop_id: int,
+    kind: str,
+    target: str,
+    *,
+    order_id: int | None = None,
+) -> int:
+    """Ask for the store to be brought up to date about `target`; returns the write's id.
+
+    A write of the same kind and target still waiting takes this request too (coalescing); one
+    already being sent does not, since it may have read the state before this change.
+    """
+    key = coalesce_key(kind, target)
+    waiting = session.scalar(
+        select(StoreWrite.id)
+        .where(
+            StoreWrite.shop_id == shop_id,
+            StoreWrite.coalesce_key == key,
+            StoreWrite.status == "pending",
+        )
+        .limit(1)
+    )
+    if waiting is not None:
+        return waiting
+    row = StoreWrite(
+        shop_id=shop_id,
+        order_id=order_id,
+        kind=kind,
+        target=target,
+        coalesce_key=key,
+        status="pending",
+        payload={},
+    )
+    session.add(row)
+    session.flush()
+    write_id = row.id
+    after_commit(session, lambda: runtime.jobs.enqueue(JOB, write_id, key=job_key(write_id)))
+    return write_id
+
+
+@dataclass(frozen=True)
+class _Claim:
+    write_id: int
+    kind: str
+    target: str
+    value: dict[str, Any]
+    previous: dict[str, Any] | None
+    adapter: StoreAdapter
+
+
+def run(runtime: Runtime, write_id: int) -> str | None:
+    """The job: claim the write, work out the value, send it, record the outcome.
+
+    Returns the state the write ended in, or None when there was nothing to do (not due, or
+    another worker has it).
+    """
+    from connector.stores import adapter_for
+
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        row = session.get(StoreWrite, write_id)
+        if row is None or not _claimable(session, row, now):
+            return None
+        claimed = session.execute(
+            update(StoreWrite)
+            .where(StoreWrite.id == write_id, _is_due(now))
+            .values(status="sending", next_attempt_at=now + CLAIM, attempts=row.attempts + 1)
+        ).rowcount  # type: ignore[attr-defined]
+        if claimed != 1:
+            return None  # another worker took it between the read and the claim
+        shop = session.get_one(Shop, row.shop_id)
+        writer = _writers.get(row.kind)
+        if shop.status != "active" or writer is None:
+            reason = "shop uninstalled" if shop.status != "active" else "no writer for this kind"
+            return _finish(session, row, "cancelled", now, error=reason)
+        value = writer.desired(session, shop, row.target)
+        previous = _last_sent(session, row)
+        if value is None or value == previous:
+            return _finish(session, row, "suppressed", now)
+        row.payload = value
+        claim = _Claim(write_id, row.kind, row.target, value, previous, adapter_for(runtime, shop))
+    return _send(runtime, writer, claim)
+
+
+def _claimable(session: Session, row: StoreWrite, now: datetime) -> bool:
+    if row.status not in ("pending", "sending"):
+        return False
+    if row.next_attempt_at is not None and row.next_attempt_at > now:
+        return False
+    # One write per target at a time, in order: a newer one waits for a live older send.
+    busy = session.scalar(
+        select(StoreWrite.next_attempt_at)
+        .where(
+            StoreWrite.shop_id == row.shop_id,
+            StoreWrite.coalesce_key == row.coalesce_key,
+            StoreWrite.status == "sending",
+            StoreWrite.id != row.id,
+            StoreWrite.next_attempt_at > now,
+        )
+        .limit(1)
+    )
+    if busy is not None:
+        row.next_attempt_at = busy  # the sweep brings it back when the other is done
+        return False
+    return True
+
+
+def _is_due(now: datetime) -> Any:
+    return and_(
+        StoreWrite.status.in_(("pending", "sending")),
+        or_(StoreWrite.next_attempt_at.is_(None), StoreWrite.next_attempt_at <= now),
+    )
+
+
+def _last_sent(session: Session, row: StoreWrite) -> dict[str, Any] | None:
+    return session.scalar(
+        select(StoreWrite.payload)
+        .where(
+            StoreWrite.shop_id == row.shop_id,
+            StoreWrite.coalesce_key == row.coalesce_key,
+            StoreWrite.status == "sent",
+        )
+        .order_by(StoreWrite.done_at.desc(), StoreWrite.id.desc())
+        .limit(1)
+    )
+
+
+def _send(runtime: Runtime, writer: Writer, claim: _Claim) -> str | None:
+    try:
+        writer.send(claim.adapter, claim.target, claim.value, claim.previous)
+    except NotSupported as exc:
+        outcome, error = "suppressed", f"not supported: {exc}"
+    except NeedsReauthorization as exc:
+        outcome, error = "failed", f"the store refused our credentials: {exc}"
+    except Exception as exc:  # recorded on the row and retried; the job itself never raises
+        outcome, error = "retry", f"{type(exc).__name__}: {exc}"
+    else:
+        outcome, error = "sent", None
+    if error is not None:
+        log.warning("store write %s (%s) %s: %s", claim.write_id, claim.kind, outcome, error)
+    with runtime.db.transaction() as session:
+        row = session.get(StoreWrite, claim.write_id, with_for_update=True)
+        if row is None or row.status != "sending":
+            return None  # the shop was removed, or its writes cancelled, meanwhile
+        now = runtime.clock.now()
+        if outcome == "retry":
+            if row.attempts >= MAX_ATTEMPTS:
+                return _finish(session, row, "failed", now, error=error)
+            row.status, row.last_error = "pending", error
+            row.next_attempt_at = now + backoff(row.attempts)
+            return "pending"
+        if outcome == "failed":
+            session.get_one(Shop, row.shop_id).needs_reauthorization = True
+        return _finish(session, row, outcome, now, error=error)
+
+
+def _finish(
+    session: Session, row: StoreWrite, status: str, now: datetime, *, error: str | None = None
+) -> str:
+    row.status, row.next_attempt_at, row.done_at = status, None, now
+    row.last_error = error[:2000] if error else None
+    return status
+
+
+def sweep(runtime: Runtime, everything: bool = False) -> int:
+    """Queue writes that are due and not on their first trip: retries, crashed sends, restarts."""
+    now = runtime.clock.now()
+    waiting: Any = and_(StoreWrite.status == "pending", StoreWrite.next_attempt_at.is_(None))
+    if not everything:
+        waiting = and_(waiting, StoreWrite.created_at <= now - STRAGGLER_AGE)
+    with runtime.db.transaction() as session:
+        ids = list(
+            session.scalars(
+                select(StoreWrite.id)
+                .where(
+                    or_(
+                        waiting,
+                        and_(
+                            StoreWrite.status.in_(("pending", "sending")),
+                            StoreWrite.next_attempt_at <= now,
+                        ),
+                    )
+                )
+                .order_by(StoreWrite.id)
+                .limit(SWEEP_BATCH)
+            )
+        )
+    for write_id in ids:
+        runtime.jobs.enqueue(JOB, write_id, key=job_key(write_id))
+    return len(ids)
+
+
+def register() -> None:
+    from connector import jobs
+
+    jobs.register(JOB, run, sweep)
+
+
+def digest(value: dict[str, Any]) -> str:
+    """A short stable fingerprint of a value, for compare-and-set where the platform has it."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
