@@ -5,6 +5,10 @@ retries and disables a webhook after a few failures. So the answer must be quick
 "stored": the inbox row is committed before the 200, and processing happens in a job. A delivery
 seen before is acknowledged and not stored again. Nothing is stored for a delivery whose
 signature fails; a signed body that is not a JSON object is stored as `rejected` for inspection.
+
+The request threads verify and parse; the process's inbox writer (webhooks.inbox_writer) stores
+whatever deliveries are waiting in one INSERT and one commit (group commit), and each request
+answers once its own batch has committed: 200 still means stored, a failed batch gets a 5xx.
 """
 
 from __future__ import annotations
@@ -12,26 +16,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from adapters.base import WebhookFacts
 from adapters.shopify import webhooks as shopify_payloads
 from adapters.woocommerce import webhooks as woocommerce_payloads
-from connector.models import Shop, WebhookEvent
+from connector.models import Shop
 from connector.runtime import Runtime
 from connector.services.shops import shop_credentials
 from webhooks import metrics, verify
+from webhooks.inbox_writer import DUPLICATE, UNKNOWN_SHOP, Entry, InboxWriter, StoreFailed
 from webhooks.process import JOB, job_key
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,20 @@ def _read_body() -> bytes:
         raise Refused(413, "too_large", "the body is larger than 2 MiB") from None
 
 
-def _kept_headers(names: tuple[str, ...]) -> dict[str, str]:
-    return {name: request.headers[name] for name in names if name in request.headers}
+def _environ_keys(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Each header's name and its WSGI environ key (`X-Shopify-Topic` → `HTTP_X_SHOPIFY_TOPIC`)."""
+    return tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in names)
+
+
+def _kept_headers(keys: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The headers that matter, read straight from the environ (what request.headers does,
+    without its per-lookup name mangling: the intake reads these on every delivery)."""
+    environ = request.environ
+    return {name: environ[key] for name, key in keys if key in environ}
+
+
+_SHOPIFY_KEYS = _environ_keys(SHOPIFY_HEADERS)
+_WOOCOMMERCE_KEYS = _environ_keys(WOOCOMMERCE_HEADERS)
 
 
 def _digest(body: bytes) -> str:
@@ -104,13 +117,12 @@ def _respond(platform: str, handle: Any) -> Response:
     try:
         outcome = handle()
     except Refused as refused:
-        metrics.REJECTED.labels(platform, refused.reason).inc()
+        metrics.rejected(platform, refused.reason)
         # One line, never the body: it holds customers' data.
         log.warning("webhook refused (%s): %s", platform, refused.message)
         body = json.dumps({"error": {"code": refused.reason, "message": refused.message}})
         return Response(body, status=refused.status, mimetype="application/json")
-    metrics.ACK_LATENCY.labels(platform).observe(time.perf_counter() - started)
-    metrics.RECEIVED.labels(platform, outcome).inc()
+    metrics.acknowledged(platform, outcome, time.perf_counter() - started)
     return Response(status=200)
 
 
@@ -132,20 +144,21 @@ def _shopify() -> str:
         body, request.headers, settings.SHOPIFY_API_SECRET, settings.SHOPIFY_API_SECRET_PREVIOUS
     ):
         raise Refused(401, "signature", "X-Shopify-Hmac-Sha256 does not match the body")
-    domain = request.headers.get("X-Shopify-Shop-Domain", "").strip().lower()
-    topic = request.headers.get("X-Shopify-Topic", "").strip()
+    headers = _kept_headers(_SHOPIFY_KEYS)
+    domain = headers.get("X-Shopify-Shop-Domain", "").strip().lower()
+    topic = headers.get("X-Shopify-Topic", "").strip()
     if not topic:
         raise Refused(400, "no_topic", "X-Shopify-Topic is missing")
-    webhook_id = request.headers.get("X-Shopify-Webhook-Id", "").strip()
+    webhook_id = headers.get("X-Shopify-Webhook-Id", "").strip()
     delivery = Delivery(
         platform="shopify",
-        shop_id=None,  # one transaction finds the shop (401 if unknown) and stores the delivery
+        shop_id=None,  # the batch's transaction finds the shop (401 if unknown) and stores it
         shop_domain=domain,
         topic=topic,
         # The delivery id is Shopify's idempotency key; a body hash stands in if it is missing.
         dedupe_key=f"shopify:{webhook_id[:200]}" if webhook_id else f"sha256:{_digest(body)}",
-        event_id=request.headers.get("X-Shopify-Event-Id") or None,
-        headers=_kept_headers(SHOPIFY_HEADERS),
+        event_id=headers.get("X-Shopify-Event-Id") or None,
+        headers=headers,
         body=body,
     )
     return _record(runtime, delivery, shopify_payloads.facts)
@@ -164,7 +177,7 @@ def woocommerce(shop_id: int) -> Response:
         and (request.content_length or 0) <= 64
         and _read_body().startswith(b"webhook_id=")
     ):
-        metrics.RECEIVED.labels("woocommerce", "ping").inc()
+        metrics.acknowledged("woocommerce", "ping", None)
         return Response(status=200)
     return _respond("woocommerce", lambda: _woocommerce(shop_id, signature or ""))
 
@@ -175,7 +188,8 @@ def _woocommerce(shop_id: int, signature: str) -> str:
     secret = _webhook_secret(runtime, shop_id)
     if not verify.woocommerce(body, signature, secret):
         raise Refused(401, "signature", "X-WC-Webhook-Signature does not match the body")
-    topic = request.headers.get("X-WC-Webhook-Topic", "").strip()
+    headers = _kept_headers(_WOOCOMMERCE_KEYS)
+    topic = headers.get("X-WC-Webhook-Topic", "").strip()
     if not topic:
         raise Refused(400, "no_topic", "X-WC-Webhook-Topic is missing")
     delivery = Delivery(
@@ -183,8 +197,8 @@ def _woocommerce(shop_id: int, signature: str) -> str:
         shop_id=shop_id,
         topic=topic,
         dedupe_key="",  # WooCommerce's delivery id is not stable: keyed on the resource below
-        event_id=request.headers.get("X-WC-Webhook-Delivery-ID") or None,
-        headers=_kept_headers(WOOCOMMERCE_HEADERS),
+        event_id=headers.get("X-WC-Webhook-Delivery-ID") or None,
+        headers=headers,
         body=body,
     )
     return _record(runtime, delivery, woocommerce_payloads.facts)
@@ -199,27 +213,19 @@ def _webhook_secret(runtime: Runtime, shop_id: int) -> str:
     return str(credentials.get("webhook_secret") or "")
 
 
-def _shop_id(session: Session, platform: str, *, domain: str) -> int:
-    shop_id = session.scalar(
-        select(Shop.id).where(Shop.platform == platform, Shop.domain == domain)
-    )
-    if shop_id is None:
-        raise Refused(401, "unknown_shop", f"no {platform} shop {domain!r} is installed")
-    return int(shop_id)
-
-
 # ------------------------------------------------------------------------------------- recording
 
 
 def _record(runtime: Runtime, delivery: Delivery, facts_of: Any) -> str:
-    """Store the delivery (or recognise it); commit; queue its processing. Returns the outcome."""
+    """Store the delivery (or recognise it) in the inbox writer's next batch, wait for its
+    commit, then queue its processing. Returns the outcome."""
     try:
         data = json.loads(delivery.body)
     except (ValueError, RecursionError) as exc:
-        _store_rejected(runtime, delivery, f"body is not JSON: {type(exc).__name__}")
+        _store(runtime, delivery, None, None, "rejected", f"body is not JSON: {type(exc).__name__}")
         raise Refused(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
-        _store_rejected(runtime, delivery, "body is JSON but not an object")
+        _store(runtime, delivery, None, None, "rejected", "body is JSON but not an object")
         raise Refused(400, "invalid_json", "the body must be a JSON object")
     facts: WebhookFacts = facts_of(delivery.topic, data)
     if not delivery.dedupe_key:
@@ -229,20 +235,15 @@ def _record(runtime: Runtime, delivery: Delivery, facts_of: Any) -> str:
         when = facts.updated_at.isoformat() if facts.updated_at else "-"
         version = f"{when}:{_digest(delivery.body)[:32]}"
         delivery.dedupe_key = f"{delivery.topic}:{facts.resource_id or '-'}:{version}"[:255]
-    inbox_id = _insert(runtime, delivery, facts.resource_id, facts.updated_at, "received", None)
+    inbox_id = _store(runtime, delivery, facts.resource_id, facts.updated_at, "received", None)
     if inbox_id is None:
-        metrics.DUPLICATES.labels(delivery.platform).inc()
+        metrics.duplicate(delivery.platform)
         return "duplicate"
     runtime.jobs.enqueue(JOB, inbox_id, key=job_key(inbox_id))
     return "stored"
 
 
-def _store_rejected(runtime: Runtime, delivery: Delivery, reason: str) -> None:
-    delivery.dedupe_key = f"rejected:{_digest(delivery.body)}"
-    _insert(runtime, delivery, None, None, "rejected", reason)
-
-
-def _insert(
+def _store(
     runtime: Runtime,
     delivery: Delivery,
     resource_id: str | None,
@@ -250,44 +251,55 @@ def _insert(
     state: str,
     error: str | None,
 ) -> int | None:
-    """One INSERT … ON CONFLICT DO NOTHING; the new row's id, or None for a duplicate.
+    """The new inbox row's id once its batch has committed, or None for a duplicate.
 
-    A Shopify delivery's shop is found in the same transaction: one transaction per delivery
-    (on SQLite each takes the database's write lock, which the job threads want too).
+    A Shopify delivery's shop is found in the batch's transaction (401 if it is unknown). A
+    signed body that is not JSON is kept as `rejected`, keyed on its hash.
     """
-    values = {
+    if state == "rejected":
+        delivery.dedupe_key = f"rejected:{_digest(delivery.body)}"
+    row = {
         "platform": delivery.platform,
         "topic": delivery.topic[:64],
         "dedupe_key": delivery.dedupe_key,
-        "event_id": (delivery.event_id or None) and delivery.event_id[:128],  # type: ignore[index]
+        "event_id": delivery.event_id[:128] if delivery.event_id else None,
         "resource_id": resource_id[:64] if resource_id else None,
         "resource_updated_at": resource_updated_at,
         "headers": delivery.headers,
-        "body": delivery.body.decode("utf-8", errors="replace"),
+        "body": _text(delivery.body),
         "received_at": runtime.clock.now(),
         "state": state,
         "attempts": 0,
         "error": error,
     }
-    with runtime.db.transaction() as session:
-        if delivery.shop_id is None:
-            delivery.shop_id = _shop_id(session, delivery.platform, domain=delivery.shop_domain)
-        values["shop_id"] = delivery.shop_id
-        return _insert_row(session, values)
+    entry = Entry(delivery.platform, delivery.shop_id, delivery.shop_domain, row)
+    try:
+        result = _writer(runtime).store(entry)
+    except StoreFailed as failed:
+        raise Refused(503, "not_stored", f"{failed}; send it again") from None
+    if result == UNKNOWN_SHOP:
+        where = repr(delivery.shop_domain) if delivery.shop_id is None else delivery.shop_id
+        raise Refused(401, "unknown_shop", f"no {delivery.platform} shop {where} is installed")
+    return None if result == DUPLICATE else result
 
 
-def _insert_row(session: Session, values: dict[str, Any]) -> int | None:
-    row = session.execute(_insert_statement(session.get_bind().dialect.name), values).first()
-    return None if row is None else int(row[0])
+def _text(body: bytes) -> str:
+    """The body as stored: UTF-8 (invalid bytes replaced), without NUL characters, which
+    PostgreSQL's text cannot hold (only a body that is not JSON has raw ones: a rejected one)."""
+    text = body.decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-@cache
-def _insert_statement(dialect: str) -> Any:
-    """Built once per dialect, values passed as parameters: SQLAlchemy then compiles it once,
-    instead of building and cache-keying a statement around each delivery's literal values."""
-    table = WebhookEvent.__table__
-    if dialect == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing().returning(table.c.id)
-    if dialect == "sqlite":
-        return sqlite_insert(table).on_conflict_do_nothing().returning(table.c.id)
-    return insert(table).returning(table.c.id)  # pragma: no cover - the two supported databases
+_writer_lock = threading.Lock()
+
+
+def _writer(runtime: Runtime) -> InboxWriter:
+    """The app's inbox writer: one per process as deployed (tests make an app each)."""
+    extensions = current_app.extensions
+    writer = extensions.get("webhooks.inbox_writer")
+    if writer is None:
+        with _writer_lock:
+            writer = extensions.get("webhooks.inbox_writer")
+            if writer is None:
+                writer = extensions["webhooks.inbox_writer"] = InboxWriter(runtime.db)
+    return writer  # type: ignore[no-any-return]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import func, select
 
@@ -43,6 +45,32 @@ QUEUE_DEPTH = Gauge("backorder_jobs_queued", "Jobs waiting in this process's vie
 INBOX_WAITING = Gauge(
     "backorder_webhooks_waiting", "Inbox deliveries stored and not yet processed (all processes)"
 )
+
+
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, looked up once: the intake counts on every acknowledgement."""
+    child = _children.get((metric, labels))
+    if child is None:  # a race only makes two look-ups of the one child
+        child = _children[(metric, labels)] = metric.labels(*labels)
+    return child
+
+
+def acknowledged(platform: str, outcome: str, seconds: float | None) -> None:
+    """A 200: counted by outcome; its time from reading the delivery to answering, if any."""
+    _child(RECEIVED, platform, outcome).inc()
+    if seconds is not None:
+        _child(ACK_LATENCY, platform).observe(seconds)
+
+
+def rejected(platform: str, reason: str) -> None:
+    _child(REJECTED, platform, reason).inc()
+
+
+def duplicate(platform: str) -> None:
+    _child(DUPLICATES, platform).inc()
 
 
 def watch(runtime: Runtime) -> None:
