@@ -253,14 +253,30 @@ class StoreAdapter(Protocol):
     def set_order_data(self, order_external_id: str, key: str, value: dict[str, Any]) -> None: ...
 
     def set_variant_data(
-        self, variant_external_id: str, key: str, value: dict[str, Any]
-    ) -> None: ...
+        self,
+        variant_external_id: str,
+        key: str,
+        value: dict[str, Any],
+        *,
+        references: dict[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Variant data `key` = value; `references` name lists of variants (by external id) the
+        store should keep as references where it has the type (Shopify's variant references)."""
+        ...
 
     def hold_lines(
         self, order_external_id: str, line_external_ids: Sequence[str], note: str
     ) -> None: ...
 
     def release_holds(self, order_external_id: str) -> None: ...
+
+    def set_inventory_policy(
+        self, product_external_id: str, variant_external_id: str, policy: str
+    ) -> None:
+        """Whether the store keeps selling the variant when out of stock: "continue" or "deny"
+        (Shopify `inventoryPolicy`; WooCommerce `backorders` notify / no). The product's id
+        comes along because both platforms address a variant through its product."""
+        ...
 
     def register_webhook(self, topic: str, address: str) -> StoreWebhook: ...
 

@@ -87,6 +87,17 @@ def start(runtime: Runtime, *, sync: bool = True) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
     )
+    from connector.services.selling import reevaluate_all
+
+    scheduler.add_job(
+        reevaluate_all,  # selling on backorder: windows move with the calendar, not with events
+        "interval",
+        hours=24,
+        args=[runtime],
+        id="selling",
+        max_instances=1,
+        coalesce=True,
+    )
     if sync:
         scheduler.add_job(
             sync_all,

@@ -40,6 +40,7 @@ VARIANT_FIELDS = {
     "incoming",
     "inventory_policy",
     "lead_time_days",
+    "selling_on_backorder",
 }
 
 

@@ -305,10 +305,35 @@ class ShopifyAdapter:
     def set_order_data(self, order_external_id: str, key: str, value: dict[str, Any]) -> None:
         self._set_metafield(order_external_id, key, value)
 
-    def set_variant_data(self, variant_external_id: str, key: str, value: dict[str, Any]) -> None:
-        self._set_metafield(variant_external_id, key, value)
+    def set_variant_data(
+        self,
+        variant_external_id: str,
+        key: str,
+        value: dict[str, Any],
+        *,
+        references: dict[str, Sequence[str]] | None = None,
+    ) -> None:
+        """The json metafield `key`, and each of `references` as a `list.variant_reference`
+        metafield of its own name (themes resolve those to variants), in one atomic call."""
+        extra = [
+            {
+                "ownerId": variant_external_id,
+                "namespace": METAFIELD_NAMESPACE,
+                "key": name,
+                "type": "list.variant_reference",
+                "value": json.dumps(list(ids)),
+            }
+            for name, ids in sorted((references or {}).items())
+        ]
+        self._set_metafield(variant_external_id, key, value, extra)
 
-    def _set_metafield(self, owner_id: str, key: str, value: dict[str, Any]) -> None:
+    def _set_metafield(
+        self,
+        owner_id: str,
+        key: str,
+        value: dict[str, Any],
+        extra: Sequence[dict[str, Any]] = (),
+    ) -> None:
         entry = {
             "ownerId": owner_id,
             "namespace": METAFIELD_NAMESPACE,
@@ -316,7 +341,8 @@ class ShopifyAdapter:
             "type": "json",
             "value": json.dumps(value, sort_keys=True, default=str),
         }
-        _user_errors(self._run(queries.METAFIELDS_SET, metafields=[entry])["metafieldsSet"])
+        metafields = [entry, *extra]
+        _user_errors(self._run(queries.METAFIELDS_SET, metafields=metafields)["metafieldsSet"])
 
     def hold_lines(
         self, order_external_id: str, line_external_ids: Sequence[str], note: str
@@ -350,6 +376,18 @@ class ShopifyAdapter:
                 continue
             data = self._run(queries.FULFILLMENT_ORDER_RELEASE_HOLD, id=fo["id"], holdIds=ours)
             _user_errors(data["fulfillmentOrderReleaseHold"])
+
+    def set_inventory_policy(
+        self, product_external_id: str, variant_external_id: str, policy: str
+    ) -> None:
+        """`inventoryPolicy` CONTINUE (sell when out of stock) or DENY, one variant."""
+        if policy not in ("continue", "deny"):
+            raise ValueError(f"inventory policy {policy!r}")
+        variants = [{"id": variant_external_id, "inventoryPolicy": policy.upper()}]
+        data = self._run(
+            queries.PRODUCT_VARIANTS_BULK_UPDATE, productId=product_external_id, variants=variants
+        )
+        _user_errors(data["productVariantsBulkUpdate"])
 
     def _fulfillment_orders(self, order_external_id: str) -> list[dict[str, Any]]:
         data = self._run(

@@ -230,6 +230,15 @@ mutation MetafieldsSet($metafields: [MetafieldsSetInput!]!) {
 }
 """
 
+PRODUCT_VARIANTS_BULK_UPDATE = """
+mutation ProductVariantsBulkUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
+    productVariants { id inventoryPolicy }
+    userErrors { field message }
+  }
+}
+"""
+
 ORDER_FULFILLMENT_ORDERS = """
 query OrderFulfillmentOrders($id: ID!, $first: Int!, $lines: Int!) {
   order(id: $id) {

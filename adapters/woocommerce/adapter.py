@@ -235,9 +235,21 @@ class WooCommerceAdapter:
         self.client.put(f"orders/{order_external_id}", {"meta_data": meta})
 
     # ------------------------------------------------------------------ variant write-backs
-    def set_variant_data(self, variant_external_id: str, key: str, value: dict[str, Any]) -> None:
-        """Variant meta `_backorder_<key>`: on the variation, or the simple product."""
-        meta = {"meta_data": [{"key": DATA_PREFIX + key, "value": value}]}
+    def set_variant_data(
+        self,
+        variant_external_id: str,
+        key: str,
+        value: dict[str, Any],
+        *,
+        references: dict[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Variant meta `_backorder_<key>`: on the variation, or the simple product; each of
+        `references` as meta `_backorder_<name>` (a list of product/variation ids), same call."""
+        rows = [{"key": DATA_PREFIX + key, "value": value}] + [
+            {"key": DATA_PREFIX + name, "value": list(ids)}
+            for name, ids in sorted((references or {}).items())
+        ]
+        meta = {"meta_data": rows}
         parent = self._parent_of(variant_external_id)
         if parent is None:
             self.client.put(f"products/{variant_external_id}", meta)
@@ -324,6 +336,27 @@ class WooCommerceAdapter:
             if not isinstance(product, dict):
                 raise StoreError(f"products/{parent_id}: expected a JSON object")
         return ProductChanged(webhooks.mapped(topic, lambda: self._product(product)))
+
+    # ------------------------------------------------------------------ selling on backorder
+    def set_inventory_policy(
+        self, product_external_id: str, variant_external_id: str, policy: str
+    ) -> None:
+        """`backorders` "notify" (sell when out of stock, and tell the customer) or "no".
+
+        A simple product is its own variant (same id); anything else is a variation. A
+        variation whose parent manages its stock takes the parent's setting in WooCommerce, so
+        that is written on the parent.
+        """
+        if policy not in ("continue", "deny"):
+            raise ValueError(f"inventory policy {policy!r}")
+        body = {"backorders": "notify" if policy == "continue" else "no"}
+        if product_external_id == variant_external_id:
+            self.client.put(f"products/{product_external_id}", body)
+            return
+        path = f"products/{product_external_id}/variations/{variant_external_id}"
+        updated = self.client.put(path, body)
+        if isinstance(updated, dict) and updated.get("manage_stock") == "parent":
+            self.client.put(f"products/{product_external_id}", body)
 
 
 def _webhook(data: dict[str, Any]) -> StoreWebhook:

@@ -71,3 +71,11 @@ class VariantOutOfStock(Event):
 @dataclass(frozen=True, slots=True)
 class VariantBackInStock(Event):
     variant_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingStockChanged(Event):
+    """Stock on its way was recorded or received: what a new order would be promised changes
+    even where no line waits (and so no backorder event would say so)."""
+
+    variant_id: int

@@ -65,6 +65,13 @@ class Variant(ShopOwned, Timestamps, Base):
     track_inventory: Mapped[bool] = mapped_column(default=True)
     # Whether stock exceeded open demand at the last reconciliation: None until first seen.
     in_stock: Mapped[bool | None]
+    # Selling on backorder (connector/services/selling.py): the policy the app last wrote (or
+    # found already right), when it wrote it, and why; `policy_override` marks a variant whose
+    # policy the merchant changed by hand afterwards: the app leaves it alone until handed back.
+    policy_by_app: Mapped[str | None] = mapped_column(String(16))
+    policy_written_at: Mapped[datetime | None]
+    policy_override: Mapped[bool] = mapped_column(default=False)
+    selling_reason: Mapped[str | None] = mapped_column(String(255))
 
     product: Mapped[Product] = relationship(back_populates="variants")
     levels: Mapped[list[InventoryLevel]] = relationship(

@@ -48,6 +48,13 @@ class Shop(IdMixin, Timestamps, Base):
     # Set when the store refused our credentials (401/403): syncs stop until reinstalled.
     needs_reauthorization: Mapped[bool] = mapped_column(default=False)
     service_level: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.950"))
+    # Selling on backorder (connector/domain/selling.py). Off until the merchant opts in: the app
+    # must not change a store's selling policy without consent.
+    sell_on_backorder: Mapped[bool] = mapped_column(default=False)
+    max_promise_days: Mapped[int] = mapped_column(default=30)
+    # Most units that may wait at once; None: the incoming quantity (no cap where only the
+    # lead time gives a date).
+    backorder_cap: Mapped[int | None]
 
 
 class ApiToken(IdMixin, Timestamps, Base):

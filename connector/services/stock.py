@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from adapters.base import StoreInventoryLevel
 from connector.clock import Clock
-from connector.domain.events import Event
+from connector.domain.events import Event, IncomingStockChanged
 from connector.models import IncomingStock, InventoryLevel, Shop, Variant
-from connector.services.backorders import lock_variants, reconcile
+from connector.services.backorders import lock_variants, reconcile, record_events
 from connector.services.dates import require_not_past
 from connector.services.errors import Invalid, NotFound
 
@@ -116,6 +116,7 @@ def add_incoming(
     session.add(incoming)
     session.flush()
     reconcile(session, clock, [variant.id])
+    record_events(session, shop.id, [IncomingStockChanged(variant.id)], clock.now())
     return incoming
 
 
@@ -136,4 +137,7 @@ def receive_incoming(
         incoming.received_quantity = incoming.quantity if quantity is None else quantity
         session.flush()
         reconcile(session, clock, [incoming.variant_id])
+        record_events(
+            session, incoming.shop_id, [IncomingStockChanged(incoming.variant_id)], clock.now()
+        )
     return incoming

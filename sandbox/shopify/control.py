@@ -48,6 +48,11 @@ ACTIONS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "update-product": lambda s, b: {
         "product_id": s.update_product(b["product_id"], **b.get("fields", {})).id
     },
+    "set-variant-policy": lambda s, b: {
+        "variant_id": s.update_variants(
+            b["product_id"], [{"id": b["variant_id"], "inventoryPolicy": b["policy"]}]
+        )[0].id
+    },
     "fail": lambda s, b: s.fail_next(int(b.get("n", 1)), int(b.get("status", 500))),
     "slow": lambda s, b: s.slow_answers(float(b.get("seconds", 0))),
     "throttle-storm": lambda s, b: s.throttle_storm(),

@@ -107,6 +107,18 @@ def fulfillment_order_release_hold(
     return {"fulfillmentOrder": fo, "userErrors": []}
 
 
+@field("Mutation", "productVariantsBulkUpdate")
+def product_variants_bulk_update(
+    _src: Any, info: Info, productId: str, variants: list[dict[str, Any]], **_options: Any
+) -> dict[str, Any]:
+    try:
+        product = _store(info).require(productId, "Product")
+        updated = _store(info).update_variants(productId, variants)
+    except SandboxError as exc:
+        return {"product": None, "productVariants": None, "userErrors": [_user_error(exc)]}
+    return {"product": product, "productVariants": updated, "userErrors": []}
+
+
 @field("Mutation", "webhookSubscriptionCreate")
 def webhook_subscription_create(
     _src: Any, info: Info, topic: str, webhookSubscription: dict[str, Any]

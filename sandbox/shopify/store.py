@@ -284,6 +284,32 @@ class ShopifyStore(OrderScenarios):
             self.announce("products/update", payloads.product(self, product))
             return product
 
+    def update_variants(self, product_gid: str, changes: list[dict[str, Any]]) -> list[Variant]:
+        """`productVariantsBulkUpdate`: set `inventoryPolicy` on variants of one product (the
+        only variant field the sandbox lets a client write) → one `products/update`."""
+        with self.lock:
+            product = self.require(product_gid, "Product")
+            planned = []
+            for change in changes:
+                variant = self.get(str(change.get("id") or ""))
+                if not isinstance(variant, Variant) or variant.product_number != product.number:
+                    raise SandboxError(
+                        f"Product variant {change.get('id')} does not exist on this product",
+                        field=["variants", "id"],
+                    )
+                policy = change.get("inventoryPolicy")
+                if policy not in (None, "CONTINUE", "DENY"):
+                    raise SandboxError(f"Invalid inventory policy {policy}")
+                planned.append((variant, policy))
+            now = self.clock()
+            for variant, policy in planned:
+                if policy is not None:
+                    variant.inventoryPolicy = policy
+                variant.updatedAt = now
+            product.updatedAt = now
+            self.announce("products/update", payloads.product(self, product))
+            return [variant for variant, _ in planned]
+
     def tags_add(self, gid: str, tags: Iterable[str]) -> Any:
         return self._retag(gid, tags, add=True)
 
@@ -466,6 +492,15 @@ def _check_metafield_value(index: int, kind: str, value: str) -> None:
             datetime.fromisoformat(value)
         except ValueError:
             ok = False
+    elif kind == "list.variant_reference":
+        # A JSON array of ProductVariant GIDs, as the Admin API requires for reference lists.
+        try:
+            items = json.loads(value)
+        except ValueError:
+            items = None
+        ok = isinstance(items, list) and all(
+            isinstance(i, str) and i.startswith("gid://shopify/ProductVariant/") for i in items
+        )
     if not ok:
         raise MetafieldError(index, "INVALID_VALUE", "value", f"Value is invalid for {kind}.")
 

@@ -12,7 +12,9 @@ from connector.models import Notification, Shop
 from connector.services import reads
 from connector.services.alternatives import alternatives_for, set_rules
 from connector.services.backorders import Unset, change_backorder
+from connector.services.selling import change_settings, hand_back
 from connector.services.stock import add_incoming, find_variant
+from connector.services.store_writes import list_writes
 from connector.web.api.pagination import Cursors
 from connector.web.api.routing import Call, operation
 from connector.web.api.schemas import (
@@ -34,12 +36,18 @@ from connector.web.api.schemas import (
     NotificationOut,
     NotificationPage,
     NotificationQuery,
+    SellingOut,
     ShopOut,
     ShopPage,
+    ShopPatch,
     ShopQuery,
     StoredAlternativesOut,
+    StoreWriteOut,
+    StoreWritePage,
+    StoreWriteQuery,
     VariantOut,
     VariantPage,
+    VariantPatch,
     VariantQuery,
 )
 from connector.web.errors import ApiError
@@ -105,6 +113,28 @@ def shops_get(call: Call, shop_id: int) -> ShopOut:
         return _shop_out(shop)
 
 
+@operation(
+    "PATCH",
+    "/shops/<int:shop_id>",
+    tag="shops",
+    summary="Selling on backorder: opt in, the maximum promise and the cap",
+    response=ShopOut,
+    body=ShopPatch,
+    errors=(404,),
+)
+def shops_patch(call: Call, shop_id: int) -> ShopOut:
+    body: ShopPatch = call.body
+    changes = body.model_dump(include=body.model_fields_set)
+
+    def change(session: Any) -> ShopOut:
+        shop = session.get(Shop, shop_id)
+        if shop is None or not (call.principal.is_admin or call.principal.shop_id == shop_id):
+            raise _not_found("shop", shop_id)
+        return _shop_out(change_settings(call.runtime, session, shop, changes))
+
+    return execute(call.runtime, change)
+
+
 # ---- variants ----------------------------------------------------------------------------------
 
 
@@ -122,6 +152,11 @@ def _variant_out(row: reads.VariantRow) -> VariantOut:
         incoming=row.incoming,
         inventory_policy=v.inventory_policy,  # type: ignore[arg-type]
         lead_time_days=row.lead_time_days,
+        selling_on_backorder=SellingOut(
+            policy_by_app=v.policy_by_app,  # type: ignore[arg-type]
+            override=v.policy_override,
+            reason=v.selling_reason,
+        ),
     )
 
 
@@ -153,6 +188,26 @@ def variants_list(call: Call) -> VariantPage:
 )
 def variants_get(call: Call, variant_id: int) -> VariantOut:
     scope = call.principal.scope(call.query.shop_id)
+    with call.runtime.db.transaction() as session:
+        row = reads.get_variant(session, scope, variant_id)
+        if row is None:
+            raise _not_found("variant", variant_id)
+        return _variant_out(row)
+
+
+@operation(
+    "PATCH",
+    "/variants/<int:variant_id>",
+    tag="variants",
+    summary="Hand a variant the merchant set by hand back to the selling rules",
+    response=VariantOut,
+    body=VariantPatch,
+    errors=(403, 404),
+)
+def variants_patch(call: Call, variant_id: int) -> VariantOut:
+    body: VariantPatch = call.body
+    scope = call.principal.scope(body.shop_id)
+    execute(call.runtime, lambda session: hand_back(call.runtime, session, scope, variant_id))
     with call.runtime.db.transaction() as session:
         row = reads.get_variant(session, scope, variant_id)
         if row is None:
@@ -437,3 +492,42 @@ def notifications_list(call: Call) -> NotificationPage:
         )
         items, cursor = _paged(call, "notifications", rows, lambda n: n.id)
         return NotificationPage(items=[_notification_out(n) for n in items], next_cursor=cursor)
+
+
+# ---- store writes ------------------------------------------------------------------------------
+
+
+@operation(
+    "GET",
+    "/store-writes",
+    tag="store-writes",
+    summary="Writes to the store (tags, order and variant data, holds) with their outcome",
+    response=StoreWritePage,
+    query=StoreWriteQuery,
+    errors=(403,),
+)
+def store_writes_list(call: Call) -> StoreWritePage:
+    q: StoreWriteQuery = call.query
+    scope = call.principal.scope(q.shop_id)
+    with call.runtime.db.transaction() as session:
+        rows = list_writes(
+            session, scope, _page_request(call, "store-writes"), order=q.order, status=q.status
+        )
+        items, cursor = _paged(call, "store-writes", rows, lambda w: w.id)
+        return StoreWritePage(
+            items=[
+                StoreWriteOut(
+                    id=w.id,
+                    kind=w.kind,
+                    target=w.target,
+                    status=w.status,  # type: ignore[arg-type]
+                    attempts=w.attempts,
+                    last_error=w.last_error,
+                    created_at=w.created_at,
+                    done_at=w.done_at,
+                    value=w.payload,
+                )
+                for w in items
+            ],
+            next_cursor=cursor,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -59,6 +59,31 @@ class ShopOut(BaseModel):
     installed_at: datetime
     timezone: str
     currency: str
+    sell_on_backorder: bool = Field(
+        description="The app may switch out-of-stock variants to selling on backorder."
+    )
+    max_promise_days: int = Field(description="Longest wait the shop promises when selling on.")
+    backorder_cap: int | None = Field(
+        description="Most units waiting at once; null: the incoming quantity."
+    )
+
+
+class ShopPatch(Strict):
+    sell_on_backorder: bool | None = None
+    max_promise_days: Annotated[int | None, Field(ge=0, le=365)] = None
+    backorder_cap: Annotated[
+        int | None,
+        Field(ge=0, le=1_000_000, description="null: the incoming quantity is the cap."),
+    ] = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ShopPatch:
+        if not self.model_fields_set:
+            raise ValueError("give sell_on_backorder, max_promise_days or backorder_cap")
+        for name in ("sell_on_backorder", "max_promise_days"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null")
+        return self
 
 
 # ---- variants ----------------------------------------------------------------------------------
@@ -66,6 +91,16 @@ class ShopOut(BaseModel):
 
 class VariantQuery(ListQuery):
     sku: Annotated[str | None, Field(max_length=255)] = None
+
+
+class SellingOut(BaseModel):
+    policy_by_app: Literal["deny", "continue"] | None = Field(
+        description="The policy the app last set on the store; null: never managed."
+    )
+    override: bool = Field(
+        description="The merchant changed the policy by hand: the app leaves it alone."
+    )
+    reason: str | None = Field(description="Why the app decided as it did, last time it looked.")
 
 
 class VariantOut(BaseModel):
@@ -80,6 +115,14 @@ class VariantOut(BaseModel):
     incoming: int = Field(description="Units on open incoming-stock records, not yet received.")
     inventory_policy: Literal["deny", "continue"]
     lead_time_days: int = Field(description="The variant's supplier lead time, else the shop's.")
+    selling_on_backorder: SellingOut
+
+
+class VariantPatch(Strict):
+    policy_override: Literal[False] = Field(
+        description="false hands the variant back to the app's selling rules."
+    )
+    shop_id: Annotated[int | None, Field(ge=1, description="Admin token only: pick a shop.")] = None
 
 
 # ---- backorders --------------------------------------------------------------------------------
@@ -272,4 +315,30 @@ class IncomingPage(Page[IncomingOut]):
 
 
 class NotificationPage(Page[NotificationOut]):
+    pass
+
+
+# ---- store writes ------------------------------------------------------------------------------
+
+
+class StoreWriteQuery(ListQuery):
+    order: Annotated[
+        str | None, Field(max_length=64, description="Order name (#1001) or platform id.")
+    ] = None
+    status: Literal["pending", "sending", "sent", "suppressed", "failed", "cancelled"] | None = None
+
+
+class StoreWriteOut(BaseModel):
+    id: int
+    kind: str = Field(description="What is written: order_state, variant_state, ...")
+    target: str = Field(description="Our id of the order or variant written about.")
+    status: Literal["pending", "sending", "sent", "suppressed", "failed", "cancelled"]
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    done_at: datetime | None
+    value: dict[str, Any] = Field(description="What the store was (or is being) told.")
+
+
+class StoreWritePage(Page[StoreWriteOut]):
     pass
