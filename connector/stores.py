@@ -23,9 +23,13 @@ from connector.runtime import Runtime
 from connector.services.shops import shop_credentials
 
 
-def adapter_for(runtime: Runtime, shop: Shop) -> StoreAdapter:
+def adapter_for(runtime: Runtime, shop: Shop, *, max_attempts: int | None = None) -> StoreAdapter:
+    """`max_attempts` caps the adapter's own retries, for callers that retry on a schedule of
+    their own (store writes): one retry layer, not two nested ones."""
     credentials = shop_credentials(runtime.vault, shop)
-    return adapter_from(runtime, shop.platform, shop.domain, credentials, shop_id=shop.id)
+    return adapter_from(
+        runtime, shop.platform, shop.domain, credentials, shop_id=shop.id, max_attempts=max_attempts
+    )
 
 
 def adapter_from(
@@ -35,6 +39,7 @@ def adapter_from(
     credentials: dict[str, Any],
     *,
     shop_id: int | None = None,
+    max_attempts: int | None = None,
 ) -> StoreAdapter:
     """An adapter from plain credentials: installs confirm them before any shop row exists.
 
@@ -42,6 +47,7 @@ def adapter_from(
     (an install's token is minutes old).
     """
     settings = runtime.settings
+    retries = {} if max_attempts is None else {"max_attempts": max_attempts}
     if platform == "shopify":
         from adapters.shopify import ShopifyAdapter
 
@@ -52,6 +58,7 @@ def adapter_from(
             api_version=settings.SHOPIFY_API_VERSION,
             refresh=_token_refresh(runtime, shop_id, credentials),
             allow_private=settings.ALLOW_PRIVATE_STORE_URLS,
+            **retries,
         )
     if platform == "woocommerce":
         from adapters.woocommerce import WooCommerceAdapter
@@ -62,6 +69,7 @@ def adapter_from(
             credentials["consumer_secret"],
             webhook_secret=credentials.get("webhook_secret", ""),
             allow_private=settings.ALLOW_PRIVATE_STORE_URLS,
+            **retries,
         )
     raise ValueError(f"no adapter for platform {platform!r}")
 

@@ -69,3 +69,11 @@ def subscribe(runtime: Runtime) -> None:
             runtime.jobs.enqueue(ALTERNATIVES, backorder_id, key=f"alternatives:{backorder_id}")
 
     runtime.bus.subscribe("BackorderCreated", on_backorder_created)
+
+    from connector.services import storefront
+
+    storefront.subscribe(runtime)  # backorder state pushed back to the stores
+
+    from connector.services import selling
+
+    selling.subscribe(runtime)  # selling on backorder switched on the stores

@@ -19,16 +19,18 @@ import hashlib
 import json
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from adapters.base import NeedsReauthorization, NotSupported, StoreAdapter
 from connector.db import after_commit
-from connector.models import Shop, StoreWrite
+from connector.models import Order, Shop, StoreWrite
+from connector.services.reads import PageRequest, order_matches
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 JOB = "store_write"
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=30)  # then 4 times longer: 30 s, 2 min, 8 min, 32 min, ~2 h
+# The adapter's own retries in one try: one more for a blip; this module's backoff does the rest.
+ATTEMPTS_PER_TRY = 2
 CLAIM = timedelta(minutes=5)  # a send taking longer than this is presumed dead and taken again
 STRAGGLER_AGE = timedelta(seconds=30)
 SWEEP_BATCH = 1000
@@ -60,6 +64,16 @@ class Writer(Protocol):
     ) -> None:
         """Make the store say `value`; `previous` is what the last successful write said."""
         ...
+
+
+@runtime_checkable
+class AfterSent(Protocol):
+    """Optional on a Writer: runs in the transaction that records a successful send, so the
+    local copy of what the store now says is updated together with the write's outcome."""
+
+    def after_sent(
+        self, session: Session, shop_id: int, target: str, value: dict[str, Any]
+    ) -> None: ...
 
 
 _writers: dict[str, Writer] = {}
@@ -97,6 +111,10 @@ def request(
     already being sent does not, since it may have read the state before this change.
     """
     key = coalesce_key(kind, target)
+    # One restock can raise thousands of events for one variant in one dispatch: ask once.
+    asked: dict[tuple[int, str], int] = session.info.setdefault("store_writes_asked", {})
+    if (shop_id, key) in asked:
+        return asked[(shop_id, key)]
     waiting = session.scalar(
         select(StoreWrite.id)
         .where(
@@ -107,6 +125,7 @@ def request(
         .limit(1)
     )
     if waiting is not None:
+        asked[(shop_id, key)] = waiting
         return waiting
     row = StoreWrite(
         shop_id=shop_id,
@@ -119,7 +138,7 @@ def request(
     )
     session.add(row)
     session.flush()
-    write_id = row.id
+    write_id = asked[(shop_id, key)] = row.id
     after_commit(session, lambda: runtime.jobs.enqueue(JOB, write_id, key=job_key(write_id)))
     return write_id
 
@@ -164,7 +183,8 @@ def run(runtime: Runtime, write_id: int) -> str | None:
         if value is None or value == previous:
             return _finish(session, row, "suppressed", now)
         row.payload = value
-        claim = _Claim(write_id, row.kind, row.target, value, previous, adapter_for(runtime, shop))
+        adapter = adapter_for(runtime, shop, max_attempts=ATTEMPTS_PER_TRY)
+        claim = _Claim(write_id, row.kind, row.target, value, previous, adapter)
     return _send(runtime, writer, claim)
 
 
@@ -237,6 +257,8 @@ def _send(runtime: Runtime, writer: Writer, claim: _Claim) -> str | None:
             return "pending"
         if outcome == "failed":
             session.get_one(Shop, row.shop_id).needs_reauthorization = True
+        if outcome == "sent" and isinstance(writer, AfterSent):
+            writer.after_sent(session, row.shop_id, row.target, claim.value)
         return _finish(session, row, outcome, now, error=error)
 
 
@@ -286,3 +308,27 @@ def digest(value: dict[str, Any]) -> str:
     """A short stable fingerprint of a value, for compare-and-set where the platform has it."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def list_writes(
+    session: Session,
+    shop_id: int | None,
+    page: PageRequest,
+    *,
+    order: str | None = None,
+    status: str | None = None,
+) -> Sequence[StoreWrite]:
+    """Writes with their outcome, oldest first (one extra row: another page follows);
+    `order` as a support agent names it ("#1001", the platform id)."""
+    statement = select(StoreWrite)
+    if shop_id is not None:
+        statement = statement.where(StoreWrite.shop_id == shop_id)
+    if order is not None:
+        statement = statement.join(Order, Order.id == StoreWrite.order_id).where(
+            order_matches(order)
+        )
+    if status is not None:
+        statement = statement.where(StoreWrite.status == status)
+    if page.after_id is not None:
+        statement = statement.where(StoreWrite.id > page.after_id)
+    return session.scalars(statement.order_by(StoreWrite.id).limit(page.limit + 1)).all()

@@ -57,7 +57,8 @@ def test_a_signed_order_is_stored_acknowledged_then_processed_into_a_backorder(
     )
     assert orders_held(runtime) == 0  # the answer did not wait for the work
 
-    assert runtime.jobs.drain() == 2  # the delivery, then the backorder's alternatives
+    # The delivery, then the backorder's alternatives and its order's and variant's store writes.
+    assert runtime.jobs.drain() == 4
     [row] = inbox(runtime)
     assert row.state == "done" and row.attempts == 1
     [line] = backorders(runtime).values()

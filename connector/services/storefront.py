@@ -1,0 +1,300 @@
+"""Backorder state pushed back to the stores: the order's tags, data and holds, the variant's ETA.
+
+Two store writes (`connector.services.store_writes`): "order_state" (target: our order id) and
+"variant_state" (target: our variant id). The engine's events only *ask* for them, in the
+transaction that marks the event dispatched; the job reads what the store should say from the
+database when it runs, so a burst of events for one variant is one write, and a replayed
+webhook that changes nothing sends nothing. A line that waited too long is also recorded as a
+pending "expedited" notification for the customer-mail part to send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapters.base import NotSupported, StoreAdapter
+from connector.bus import PublishedEvent
+from connector.domain.storefront import (
+    LineBackorder,
+    OrderLineFacts,
+    QueuedLine,
+    describe_changes,
+    order_state,
+    variant_state,
+    waited_too_long,
+)
+from connector.models import Backorder, Notification, Order, OrderLine, Shop, Variant
+from connector.models.backorders import QUEUED_STATUSES
+from connector.services import store_writes
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+ORDER_STATE = "order_state"
+VARIANT_STATE = "variant_state"
+DATA_KEY = "state"  # Shopify: metafield $app:backorder.state; WooCommerce: meta _backorder_state
+HOLD_NOTE = "Backordered: waiting for stock (Backorder Connector)"
+EXPEDITED = "expedited"
+BACKORDER_EVENTS = (
+    "BackorderCreated",
+    "EtaChanged",
+    "BackorderReady",
+    "BackorderCancelled",
+    "BackorderFulfilled",
+)
+STOCK_EVENTS = ("VariantOutOfStock", "VariantBackInStock")
+
+
+def _owned(session: Session, model: Any, shop: Shop, target: str) -> Any:
+    row = session.get(model, int(target)) if target.isdigit() else None
+    return row if row is not None and row.shop_id == shop.id else None
+
+
+# ---- order state -------------------------------------------------------------------------------
+
+
+class OrderStateWriter:
+    """Tags, per-line data and holds of one order; a private note where the store keeps them."""
+
+    def desired(self, session: Session, shop: Shop, target: str) -> dict[str, Any] | None:
+        order = _owned(session, Order, shop, target)
+        if order is None:
+            return None
+        lines = session.scalars(
+            select(OrderLine)
+            .where(OrderLine.order_id == order.id, OrderLine.removed_at.is_(None))
+            .order_by(OrderLine.id)
+        ).all()
+        backorders = {
+            b.order_line_id: b
+            for b in session.scalars(
+                select(Backorder).where(Backorder.order_line_id.in_([line.id for line in lines]))
+            )
+        }
+        facts = [
+            OrderLineFacts(line.external_id, line.sku, _line_backorder(backorders.get(line.id)))
+            for line in lines
+        ]
+        state = order_state(facts, expedite_after_days=shop.expedite_after_days)
+        return {"order": order.external_id, **state}
+
+    def send(
+        self,
+        adapter: StoreAdapter,
+        target: str,
+        value: dict[str, Any],
+        previous: dict[str, Any] | None,
+    ) -> None:
+        """Only what differs from the last write: tags added or removed one by one (the
+        merchant's own tags are never touched), the data, the holds, then the note (last, so
+        a retry after a failure does not repeat it)."""
+        order = value["order"]
+        before = previous or {"tags": [], "hold": [], "data": None}
+        added = [t for t in value["tags"] if t not in before["tags"]]
+        removed = [t for t in before["tags"] if t not in value["tags"]]
+        if added:
+            adapter.add_order_tags(order, added)
+        if removed:
+            adapter.remove_order_tags(order, removed)
+        if value["data"] != before["data"]:
+            adapter.set_order_data(order, DATA_KEY, value["data"])
+        if set(value["hold"]) != set(before["hold"]):
+            if before["hold"]:
+                adapter.release_holds(order)  # ours only; a set that changed is held afresh
+            if value["hold"]:
+                adapter.hold_lines(order, value["hold"], HOLD_NOTE)
+        said = describe_changes(previous, value)
+        if said:
+            # Shopify has one note field, the merchant's: the metafield says it all there.
+            with suppress(NotSupported):
+                adapter.add_order_note(order, "Backorder update: " + " ".join(said))
+
+
+def _line_backorder(b: Backorder | None) -> LineBackorder | None:
+    if b is None:
+        return None
+    return LineBackorder(
+        status=b.status,
+        quantity=b.quantity,
+        allocated=b.allocated_quantity,
+        eta=b.eta,
+        eta_source=b.eta_source,
+        placed_at=b.placed_at,
+        ready_at=b.ready_at,
+    )
+
+
+# ---- variant state -----------------------------------------------------------------------------
+
+
+class VariantStateWriter:
+    """A variant's current ETA, queue depth and top alternatives, for the theme."""
+
+    def desired(self, session: Session, shop: Shop, target: str) -> dict[str, Any] | None:
+        variant = _owned(session, Variant, shop, target)
+        if variant is None:
+            return None
+        waiting = session.scalars(
+            select(Backorder).where(
+                Backorder.variant_id == variant.id, Backorder.status.in_(QUEUED_STATUSES)
+            )
+        ).all()
+        queue = [
+            QueuedLine(
+                b.priority,
+                b.placed_at,
+                b.order_sort_key,
+                b.quantity,
+                b.allocated_quantity,
+                b.eta,
+                b.eta_source,
+            )
+            for b in waiting
+        ]
+        needs_alternatives = bool(waiting) or variant.in_stock is False
+        ranked = _alternatives(session, shop, variant, waiting) if needs_alternatives else []
+        state = variant_state(queue, _external_ids(session, shop, ranked))
+        return {"variant": variant.external_id, "data": state}
+
+    def send(
+        self,
+        adapter: StoreAdapter,
+        target: str,
+        value: dict[str, Any],
+        previous: dict[str, Any] | None,
+    ) -> None:
+        data = value["data"]
+        adapter.set_variant_data(
+            value["variant"], DATA_KEY, data, references={"alternatives": data["alternatives"]}
+        )
+
+
+def _alternatives(session: Session, shop: Shop, variant: Variant, waiting: Any) -> list[int]:
+    """The ranking stored with the newest waiting backorder, else ranked now."""
+    stored = [b.alternatives for b in sorted(waiting, key=lambda b: b.id) if b.alternatives]
+    if stored:
+        return [int(item["variant_id"]) for item in stored[-1].get("items", ())]
+    from connector.services.alternatives import alternatives_for
+    from connector.services.errors import NotFound
+
+    try:
+        return [s.variant_id for s in alternatives_for(session, shop.id, variant.id, limit=5)]
+    except NotFound:
+        return []
+
+
+def _external_ids(session: Session, shop: Shop, ids: list[int]) -> list[str]:
+    if not ids:
+        return []
+    found = dict(
+        session.execute(
+            select(Variant.id, Variant.external_id).where(
+                Variant.id.in_(ids), Variant.shop_id == shop.id
+            )
+        ).all()
+    )
+    return [found[i] for i in ids if i in found]
+
+
+# ---- subscriptions -----------------------------------------------------------------------------
+
+
+@contextmanager
+def _session_of(runtime: Runtime, event: PublishedEvent) -> Iterator[Session]:
+    """The dispatch's own transaction; a fresh one for an event handed over without it."""
+    if event.session is not None:
+        yield event.session
+        return
+    with runtime.db.transaction() as session:
+        yield session
+
+
+def on_backorder_event(runtime: Runtime, event: PublishedEvent) -> None:
+    """Ask for the line's order and its variant to be brought up to date in the store."""
+    with _session_of(runtime, event) as session:
+        shop = session.get(Shop, event.shop_id)
+        line = session.get(OrderLine, event.payload.get("line_id") or 0)
+        if shop is None or shop.status != "active" or line is None:
+            return
+        store_writes.request(
+            runtime, session, shop.id, ORDER_STATE, str(line.order_id), order_id=line.order_id
+        )
+        store_writes.request(runtime, session, shop.id, VARIANT_STATE, str(line.variant_id))
+        if event.name == "BackorderReady":
+            _record_expedite(session, shop, line, event.payload.get("backorder_id"))
+
+
+def on_stock_event(runtime: Runtime, event: PublishedEvent) -> None:
+    with _session_of(runtime, event) as session:
+        shop = session.get(Shop, event.shop_id)
+        variant_id = event.payload.get("variant_id")
+        if shop is None or shop.status != "active" or variant_id is None:
+            return
+        store_writes.request(runtime, session, shop.id, VARIANT_STATE, str(variant_id))
+
+
+def _record_expedite(
+    session: Session, shop: Shop, line: OrderLine, backorder_id: int | None
+) -> None:
+    """A pending "expedited" notification, once per line; sending it is the mail part's job."""
+    backorder = session.get(Backorder, backorder_id) if backorder_id else None
+    if backorder is None or not waited_too_long(
+        backorder.placed_at, backorder.ready_at, shop.expedite_after_days
+    ):
+        return
+    order = session.get_one(Order, line.order_id)
+    if not order.customer_email:
+        return  # no one to tell (redacted, or a store that gave no address)
+    key = f"{EXPEDITED}:{line.id}"
+    exists = session.scalar(
+        select(Notification.id).where(
+            Notification.shop_id == shop.id, Notification.dedupe_key == key
+        )
+    )
+    if exists is not None:
+        return
+    waited = (backorder.ready_at - backorder.placed_at).days  # type: ignore[operator]
+    try:
+        with session.begin_nested():  # a concurrent dispatcher may have recorded it first
+            session.add(
+                Notification(
+                    shop_id=shop.id,
+                    order_id=order.id,
+                    backorder_id=backorder.id,
+                    kind=EXPEDITED,
+                    recipient=order.customer_email,
+                    dedupe_key=key,
+                    payload={
+                        "order": order.name or order.external_id,
+                        "line": line.external_id,
+                        "sku": line.sku,
+                        "waited_days": waited,
+                    },
+                )
+            )
+    except IntegrityError:
+        log.info("expedite notice for line %s already recorded", line.id)
+
+
+def register() -> None:
+    store_writes.register()  # whoever requests a write can also run it
+    store_writes.register_writer(ORDER_STATE, OrderStateWriter())
+    store_writes.register_writer(VARIANT_STATE, VariantStateWriter())
+
+
+def subscribe(runtime: Runtime) -> None:
+    """Writers registered and the engine's events wired to them (from `connector.tasks`)."""
+    register()
+    for name in BACKORDER_EVENTS:
+        runtime.bus.subscribe(name, lambda event: on_backorder_event(runtime, event))
+    for name in STOCK_EVENTS:
+        runtime.bus.subscribe(name, lambda event: on_stock_event(runtime, event))
