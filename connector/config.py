@@ -11,6 +11,7 @@ import re
 from typing import Annotated
 
 from cryptography.fernet import Fernet
+from limits import parse_many
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
     # Worker threads of the in-process queue in `backorder serve` (when REDIS_URL is unset).
     WORKER_THREADS: Annotated[int, Field(ge=1, le=32)] = 2
+    # Requests per client to the public WooCommerce storefront endpoint (`limits` syntax).
+    STOREFRONT_RATE_LIMIT: str = "60/minute"
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -95,6 +98,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("STOREFRONT_RATE_LIMIT")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("must be a rate such as 60/minute or 10/second;500/hour") from None
+        return value
 
     @field_validator("LOG_LEVEL")
     @classmethod
