@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,16 @@ class PublishedEvent:
 
 
 Handler = Callable[[PublishedEvent], None]
+
+
+@contextmanager
+def event_transaction(db: Database, event: PublishedEvent) -> Iterator[Session]:
+    """The transaction that hands `event` over; a fresh one for an event built by hand."""
+    if event.session is not None:
+        yield event.session
+        return
+    with db.transaction() as session:
+        yield session
 
 
 class EventBus:

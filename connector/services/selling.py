@@ -17,8 +17,7 @@ write's job, the daily re-evaluation and any importer that wants to flag at once
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +25,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from adapters.base import StoreAdapter
-from connector.bus import PublishedEvent
+from connector.bus import PublishedEvent, event_transaction
 from connector.clock import Clock, shop_today
+from connector.db import after_commit
 from connector.domain.selling import Decision, NextUnit, SellingRules, decide
 from connector.models import IncomingStock, Product, Shop, Variant
 from connector.services import store_writes
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KIND = "inventory_policy"
+SHOP_JOB = "selling_shop"  # every variant of one shop re-decided
 EVENTS = (
     "BackorderCreated",
     "BackorderReady",
@@ -166,9 +167,7 @@ class PolicyWriter:
         if decision.policy is None:
             return None
         if variant.inventory_policy == decision.policy:
-            if variant.policy_by_app != decision.policy:  # already right: the app manages it now
-                variant.policy_by_app = decision.policy
-                variant.policy_written_at = self.clock.now()
+            _adopt(variant, decision.policy, self.clock)
             return None
         product = session.get_one(Product, variant.product_id)
         seen = variant.platform_updated_at
@@ -203,6 +202,14 @@ class PolicyWriter:
         variant.policy_written_at = self.clock.now()
 
 
+def _adopt(variant: Variant, policy: str, clock: Clock) -> None:
+    """The store already has the policy the rules want: the app manages it from now on, so a
+    later change by the merchant is recognised as theirs."""
+    if variant.policy_by_app != policy:
+        variant.policy_by_app = policy
+        variant.policy_written_at = clock.now()
+
+
 # ---- asking for writes -------------------------------------------------------------------------
 
 
@@ -223,22 +230,12 @@ def request(runtime: Runtime, session: Session, shop_id: int, variant_ids: Itera
     return len(targets)
 
 
-def request_shop(runtime: Runtime, session: Session, shop_id: int) -> int:
-    """Every tracked variant of the shop re-decided (the settings changed)."""
-    ids = session.scalars(
-        select(Variant.id).where(
-            Variant.shop_id == shop_id,
-            Variant.track_inventory.is_(True),
-            Variant.policy_override.is_(False),
-        )
-    ).all()
-    return request(runtime, session, shop_id, ids)
-
-
 def reevaluate_shop(runtime: Runtime, shop_id: int) -> int:
     """Decide every tracked variant of an opted-in shop now; ask for writes only where the
-    store differs. Catches what no event announces: a promise window reaching an incoming date,
-    a merchant's change that arrived with a sync. Returns the writes asked for."""
+    store differs, and take over those it already has right. Runs when a shop's settings
+    change (as a job) and daily: catches what no event announces, a promise window reaching
+    an incoming date or a merchant's change that arrived with a sync. Returns the writes asked
+    for."""
     with runtime.db.transaction() as session:
         shop = session.get(Shop, shop_id)
         if shop is None or shop.status != "active" or not shop.sell_on_backorder:
@@ -251,7 +248,9 @@ def reevaluate_shop(runtime: Runtime, shop_id: int) -> int:
         stale = []
         for variant in variants:
             decision = evaluate(session, runtime.clock, shop, variant)
-            if decision.policy is not None and decision.policy != variant.inventory_policy:
+            if decision.policy == variant.inventory_policy:
+                _adopt(variant, decision.policy, runtime.clock)
+            elif decision.policy is not None:
                 stale.append(variant.id)
         for variant_id in stale:
             store_writes.request(runtime, session, shop_id, KIND, str(variant_id))
@@ -284,7 +283,8 @@ def change_settings(
     runtime: Runtime, session: Session, shop: Shop, changes: dict[str, Any]
 ) -> Shop:
     """Set `sell_on_backorder`, `max_promise_days`, `backorder_cap` (None: the incoming
-    quantity); every variant is re-decided when the shop sells on backorder afterwards."""
+    quantity); every variant is re-decided (`reevaluate_shop`) when the shop sells on backorder
+    afterwards."""
     unknown = set(changes) - {"sell_on_backorder", "max_promise_days", "backorder_cap"}
     if unknown:
         raise Invalid("is not a known setting", field=sorted(unknown)[0])
@@ -297,8 +297,9 @@ def change_settings(
     for name, value in changes.items():
         setattr(shop, name, value)
     session.flush()
-    if shop.sell_on_backorder:
-        request_shop(runtime, session, shop.id)
+    if shop.sell_on_backorder:  # decided in a job: a large catalogue must not hold the request
+        shop_id, key = shop.id, f"{SHOP_JOB}:{shop.id}"
+        after_commit(session, lambda: runtime.jobs.enqueue(SHOP_JOB, shop_id, key=key))
     return shop
 
 
@@ -319,27 +320,20 @@ def hand_back(runtime: Runtime, session: Session, shop_id: int | None, variant_i
 # ---- subscriptions -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _session_of(runtime: Runtime, event: PublishedEvent) -> Iterator[Session]:
-    """The dispatch's own transaction; a fresh one for an event handed over without it."""
-    if event.session is not None:
-        yield event.session
-        return
-    with runtime.db.transaction() as session:
-        yield session
-
-
 def on_event(runtime: Runtime, event: PublishedEvent) -> None:
     """A variant's queue, stock or incoming stock changed: re-decide it (and its pool)."""
     variant_id = event.payload.get("variant_id")
     if variant_id is None:
         return
-    with _session_of(runtime, event) as session:
+    with event_transaction(runtime.db, event) as session:
         request(runtime, session, event.shop_id, [int(variant_id)])
 
 
 def subscribe(runtime: Runtime) -> None:
-    """The writer registered and the events wired to it (from `connector.tasks`)."""
+    """The writer and the job registered, the events wired (from `connector.tasks`)."""
+    from connector import jobs
+
     store_writes.register_writer(KIND, PolicyWriter(runtime.clock))
+    jobs.register(SHOP_JOB, reevaluate_shop)
     for name in EVENTS:
         runtime.bus.subscribe(name, lambda event: on_event(runtime, event))

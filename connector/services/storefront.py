@@ -11,8 +11,7 @@ pending "expedited" notification for the customer-mail part to send.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.base import NotSupported, StoreAdapter
-from connector.bus import PublishedEvent
+from connector.bus import PublishedEvent, event_transaction
 from connector.domain.storefront import (
     LineBackorder,
     OrderLineFacts,
@@ -208,19 +207,9 @@ def _external_ids(session: Session, shop: Shop, ids: list[int]) -> list[str]:
 # ---- subscriptions -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _session_of(runtime: Runtime, event: PublishedEvent) -> Iterator[Session]:
-    """The dispatch's own transaction; a fresh one for an event handed over without it."""
-    if event.session is not None:
-        yield event.session
-        return
-    with runtime.db.transaction() as session:
-        yield session
-
-
 def on_backorder_event(runtime: Runtime, event: PublishedEvent) -> None:
     """Ask for the line's order and its variant to be brought up to date in the store."""
-    with _session_of(runtime, event) as session:
+    with event_transaction(runtime.db, event) as session:
         shop = session.get(Shop, event.shop_id)
         line = session.get(OrderLine, event.payload.get("line_id") or 0)
         if shop is None or shop.status != "active" or line is None:
@@ -234,7 +223,7 @@ def on_backorder_event(runtime: Runtime, event: PublishedEvent) -> None:
 
 
 def on_stock_event(runtime: Runtime, event: PublishedEvent) -> None:
-    with _session_of(runtime, event) as session:
+    with event_transaction(runtime.db, event) as session:
         shop = session.get(Shop, event.shop_id)
         variant_id = event.payload.get("variant_id")
         if shop is None or shop.status != "active" or variant_id is None:
