@@ -38,7 +38,16 @@ from connector.clock import shop_today
 from connector.commands import execute
 from connector.jobs import InProcessQueue
 from connector.migrate import upgrade
-from connector.models import Backorder, Order, Product, Shop, SyncCursor, Variant, WebhookEvent
+from connector.models import (
+    Backorder,
+    Order,
+    Product,
+    Shop,
+    StoreWrite,
+    SyncCursor,
+    Variant,
+    WebhookEvent,
+)
 from connector.runtime import Runtime
 from connector.services.stock import add_incoming
 from connector.services.sync import RESOURCES, SyncBusy, run_sync_for
@@ -449,6 +458,57 @@ def check_api(stack: Stack, shops: DemoShops) -> dict[str, Any]:
     }
 
 
+def _writes_settled(runtime: Runtime, seconds: float = 20) -> None:
+    """Wait until no store write is waiting or being sent (the job threads are working them)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with runtime.db.transaction() as session:
+            open_ = session.scalar(
+                select(func.count()).where(StoreWrite.status.in_(("pending", "sending")))
+            )
+        if not open_ and runtime.jobs.depth() == 0:
+            return
+        time.sleep(0.1)
+
+
+def check_storefront(stack: Stack, shops: DemoShops, found: dict[str, Any]) -> dict[str, Any]:
+    """What the stores were told (tags, per-line data, holds, variant ETAs) and what a product
+    page of an oversold item shows through the storefront endpoint."""
+    _writes_settled(stack.runtime)
+    sent: dict[str, dict[str, int]] = {}
+    for platform, token in (
+        ("shopify", shops.shopify_token),
+        ("woocommerce", shops.woocommerce_token),
+    ):
+        answer = requests.get(
+            f"{stack.app_url}/api/v1/store-writes",
+            params={"status": "sent", "limit": 100},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        kinds: dict[str, int] = {}
+        for row in answer.json()["items"] if answer.ok else []:
+            kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+        sent[platform] = kinds
+        told = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items()))
+        click.echo(f"{platform}: pushed to the store: {told or 'nothing'}")
+    sku = next(row["sku"] for row in found["queue"] if row["platform"] == "woocommerce")
+    with stack.runtime.db.transaction() as session:
+        external_id = session.scalar(
+            select(Variant.external_id).where(
+                Variant.shop_id == shops.woocommerce_id, Variant.sku == sku
+            )
+        )
+    url = f"{stack.app_url}/storefront/v1/shops/{shops.woocommerce_id}/variants/{external_id}"
+    page = requests.get(url, timeout=10)
+    shown = page.json() if page.ok else {}
+    click.echo(
+        f"woocommerce: the product page of {sku} says {shown.get('message')!r}, with "
+        f"{len(shown.get('alternatives', ()))} alternative(s)  ({url})"
+    )
+    return {"store_writes_sent": sent, "product_page": {"sku": sku, **shown}}
+
+
 # ---------------------------------------------------------------------------- the command
 
 
@@ -460,6 +520,8 @@ def _where_to_look(stack: Stack, shops: DemoShops) -> str:
         f"  health:     {url}/healthz\n"
         f"  API:        {url}/api/v1/backorders\n"
         f"  OpenAPI:    {url}/api/v1/openapi.json\n"
+        f"  storefront: {url}/storefront/v1/shops/{shops.woocommerce_id}/variants/<variant id>"
+        f"  (widget: {url}/storefront/v1/widget.js)\n"
         f"  API tokens: {shops.shopify_token}  (Shopify shop)\n"
         f"              {shops.woocommerce_token}  (WooCommerce shop)\n"
         f"  try:        curl -H 'Authorization: Bearer {shops.shopify_token}' "
@@ -481,6 +543,7 @@ def run_demo(make_runtime: Callable[..., Runtime], *, once: bool, host: str, por
         shops, installed = install_shops(stack)
         story = {**installed, **play_scenario(stack, shops)}
         found = check_api(stack, shops)
+        found["storefront"] = check_storefront(stack, shops, found)
         if once:
             ok = found["healthz"] == 200 and found["waiting_backorders"] > 0
             click.echo(json.dumps({"did": story, "found": found, "ok": ok}))

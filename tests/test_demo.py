@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from connector.demo import Stack, check_api, install_shops, play_scenario
+from connector.demo import Stack, check_api, check_storefront, install_shops, play_scenario
 from connector.models import Shop
 from connector.services.install import SHOPIFY_TOPICS, WOOCOMMERCE_TOPICS
 
@@ -76,3 +76,23 @@ def test_the_demo_scenario_leaves_the_oversold_orders_waiting(stack: Stack) -> N
     # The purchase order the merchant recorded is what that item's queue now waits for.
     po_rows = queues["shopify"][story["purchase_order_for"]]
     assert po_rows and all(r["eta_source"] == "incoming:PO-DEMO-1" for r in po_rows)
+
+
+def test_the_demo_pushes_the_backorders_to_the_stores_and_the_product_page(stack: Stack) -> None:
+    shops, _ = install_shops(stack)
+    story = play_scenario(stack, shops)
+    found = check_api(stack, shops)
+    shown = check_storefront(stack, shops, found)
+
+    # Each waiting order was told, in the store itself, that it waits.
+    shopify = stack.sandboxes.shopify.store
+    waiting_orders = {r["order_name"] for r in found["queue"] if r["platform"] == "shopify"}
+    tagged = {o.name for o in shopify.orders.values() if "backordered" in o.tags}
+    assert tagged == waiting_orders
+    # One write per change: each waiting order at least once (more where its ETA moved since).
+    assert shown["store_writes_sent"]["shopify"]["order_state"] >= len(waiting_orders)
+    assert shown["store_writes_sent"]["woocommerce"]["order_state"] >= 1
+    # The product page of an oversold WooCommerce item promises what its queue's end would get.
+    page = shown["product_page"]
+    assert page["sku"] in story["scenario"]["woocommerce"]["oversold"]
+    assert page["in_stock"] is False and page["message"].startswith("Ships by ")
