@@ -15,8 +15,6 @@ the platform has no such operation), `failed` (after MAX_ATTEMPTS, or refused cr
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
 from collections.abc import Sequence
@@ -302,12 +300,6 @@ def register() -> None:
     from connector import jobs
 
     jobs.register(JOB, run, sweep)
-
-
-def digest(value: dict[str, Any]) -> str:
-    """A short stable fingerprint of a value, for compare-and-set where the platform has it."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def list_writes(
