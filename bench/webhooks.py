@@ -23,12 +23,14 @@ Before phases 3 and the second bare run, the job threads are let finish the back
 phase starts on an idle server; during a phase they process its deliveries alongside, as in
 production. At the end: every distinct delivery must be `done` in the inbox exactly once, its
 order stored once with its lines, and each line on an out-of-stock variant backordered exactly
-once (one BackorderCreated each). The client and the server share this machine's 2 cores; the
-CPU each used (and PostgreSQL's, workers', other processes') is printed, so a client-bound or
-crowded-machine figure shows as such. `--quick` sends 1,000 per phase; `--redis URL` runs the
-scaled layout instead (jobs on Redis, `--workers` `backorder worker` processes; the URL's
-database must hold no queued jobs); `--profile PATH` writes a cProfile of the server's request
-threads. Readable figures go to stderr; stdout gets one JSON line.
+once (one BackorderCreated each). The intake stores deliveries by group commit; the mean number
+of deliveries per inbox commit in each webhook phase is read from the server's /metrics. The
+client and the server share this machine's 2 cores; the CPU each used (and PostgreSQL's,
+workers', other processes') is printed, so a client-bound or crowded-machine figure shows as such.
+`--quick` sends 1,000 per phase; `--redis URL` runs the scaled layout instead (jobs on Redis,
+`--workers` `backorder worker` processes; the URL's database must hold no queued jobs);
+`--profile PATH` writes a cProfile of the server's request threads. Readable figures go to
+stderr; stdout gets one JSON line.
 """
 
 from __future__ import annotations
@@ -248,6 +250,24 @@ def measured(
     return result, cpu
 
 
+def inbox_batches(port: int) -> tuple[float, float]:
+    """Deliveries and commits of the server's inbox writer so far (its group-commit histogram)."""
+    text = requests.get(f"http://{HOST}:{port}/metrics", timeout=10).text
+    found = {"_sum": 0.0, "_count": 0.0}
+    for line in text.splitlines():
+        if line.startswith("backorder_webhooks_inbox_batch_size_"):
+            name, _, value = line.partition(" ")
+            suffix = name.removeprefix("backorder_webhooks_inbox_batch_size")
+            if suffix in found:
+                found[suffix] = float(value)
+    return found["_sum"], found["_count"]
+
+
+def mean_batch(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    commits = after[1] - before[1]
+    return round((after[0] - before[0]) / commits, 2) if commits else None
+
+
 def inbox_states(runtime: Runtime) -> dict[str, int]:
     with runtime.db.transaction() as session:
         rows = session.execute(
@@ -400,14 +420,22 @@ def phases(
     bare_first, bare_first_cpu = measured(
         pids, "bare, flat out", lambda: loadgen.flat_out(HOST, port, bare_requests, clients)
     )
+    batches_before = inbox_batches(port)
     rate, rate_cpu = measured(
         pids,
         f"webhooks at {RATE:.0f}/s",
         lambda: loadgen.at_rate(HOST, port, steady_requests, RATE, RATE_CONNECTIONS),
     )
+    batches_rate = inbox_batches(port)
     rate_drain = drain(runtime, "fixed rate")
+    batches_flat_before = inbox_batches(port)
     flat, flat_cpu = measured(
         pids, "webhooks, flat out", lambda: loadgen.flat_out(HOST, port, burst_requests, clients)
+    )
+    batches_flat = inbox_batches(port)
+    log(
+        f"  deliveries per inbox commit: {mean_batch(batches_before, batches_rate)} at the fixed "
+        f"rate, {mean_batch(batches_flat_before, batches_flat)} flat out"
     )
     flat_drain = drain(runtime, "flat out")
     bare_again, bare_again_cpu = measured(
@@ -423,6 +451,7 @@ def phases(
             "p99_ms": ms(percentile(rate.latencies, 0.99)),
             "max_ms": ms(max(rate.latencies)),
             "late_send_p99_ms": ms(percentile(rate.late_sends, 0.99)),
+            "deliveries_per_commit": mean_batch(batches_before, batches_rate),
             "cpu": rate_cpu,
             "processing_tail_seconds": round(rate_drain, 1),
         },
@@ -433,6 +462,7 @@ def phases(
             "webhooks_p99_ms": ms(percentile(flat.latencies, 0.99)),
             "bare_per_s": [round(bare_first.throughput, 1), round(bare_again.throughput, 1)],
             "ratio": round(flat.throughput / bare, 3),
+            "deliveries_per_commit": mean_batch(batches_flat_before, batches_flat),
             "cpu": {"webhooks": flat_cpu, "bare": [bare_first_cpu, bare_again_cpu]},
             "processing_tail_seconds": round(flat_drain, 1),
         },

@@ -20,8 +20,17 @@ locked may be one delivery's own doing (a value the database refuses), so such a
 again one delivery per transaction: only the bad delivery fails, the others are stored.
 
 On SQLite the writer takes the database's in-process turn (connector.db.TurnLock) as a request
-thread does, ahead of the job threads: one turn per batch instead of one per delivery. The writer
-thread ends after `IDLE_SECONDS` without work and starts again with the next delivery.
+thread does, ahead of the job threads: one turn per batch instead of one per delivery, in one
+`db.transaction()`. On PostgreSQL the batch's one INSERT statement runs in autocommit on a
+connection the writer keeps: a single statement is a transaction of its own (all its rows or
+none), so a batch costs one round trip instead of five (pre-ping, BEGIN, shop SELECT, INSERT,
+COMMIT). Round trips matter more than their CPU here: the writer gives up the GIL for each, and
+with job threads busy in the same process getting it back can take a switch interval (5 ms).
+For the same reason the shops' ids are remembered (only found ones, and forgotten whenever a
+batch fails: a removed shop then fails its INSERT, and the batch is written again after a fresh
+look-up). A connection the server dropped fails the batch once and it is written again on a new
+one: rows the lost answer may have stored come back as duplicates, which is what they are. The
+writer thread ends after `IDLE_SECONDS` without work and starts again with the next delivery.
 """
 
 from __future__ import annotations
@@ -31,7 +40,8 @@ import os
 import queue
 import threading
 from _thread import allocate_lock
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -42,10 +52,13 @@ from sqlalchemy.engine import Connection
 
 from connector.db import Database, background
 from connector.models import Shop, WebhookEvent
+from webhooks.metrics import INBOX_BATCH
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 64  # deliveries in one INSERT (8 MB of bodies at most; Shopify's are ~2-20 KB)
+MAX_BATCH = 64  # deliveries in one INSERT...
+MAX_BATCH_BYTES = 8 * 1024 * 1024  # ...and bodies in it (one may be up to 2 MiB), but at least one
+KNOWN_SHOPS = 10_000  # shop ids remembered by (platform, domain)
 IDLE_SECONDS = 10.0  # the writer thread ends after this long without work
 WAIT_SECONDS = 30.0  # a request gives up (5xx) if its batch has not committed by then
 
@@ -102,15 +115,24 @@ class InboxWriter:
     """The process's inbox writer: `store(entry)` returns once the entry's batch is decided."""
 
     def __init__(
-        self, db: Database, *, max_batch: int = MAX_BATCH, idle_seconds: float = IDLE_SECONDS
+        self,
+        db: Database,
+        *,
+        max_batch: int = MAX_BATCH,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.db = db
         self.max_batch = max_batch
+        self.max_batch_bytes = max_batch_bytes
         self.idle_seconds = idle_seconds
         self._queue: queue.SimpleQueue[Entry] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()  # a forked child (gunicorn --preload) starts its own writer
+        # The writer thread's own: its PostgreSQL connection and the shops it has found.
+        self._connection: Connection | None = None
+        self._known: dict[tuple[str, str], int] = {}
         self.batches = 0  # batches committed: for tests and curiosity
         self.largest = 0
 
@@ -125,8 +147,9 @@ class InboxWriter:
 
     def submit(self, entry: Entry) -> None:
         with self._lock:  # with _run's way out: no entry is ever left without a writer
-            if self._pid != os.getpid():
+            if self._pid != os.getpid():  # the parent's thread and connection are not ours
                 self._queue, self._thread, self._pid = queue.SimpleQueue(), None, os.getpid()
+                self._connection = None
             self._queue.put(entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
@@ -136,34 +159,81 @@ class InboxWriter:
 
     def _run(self) -> None:
         background.active = False  # a request's turn at SQLite's write lock, not a job's
+        carry: Entry | None = None  # taken from the queue, but over the last batch's budget
         try:
             while True:
-                try:
-                    first = self._queue.get(timeout=self.idle_seconds)
-                except queue.Empty:
-                    with self._lock:
-                        if self._queue.empty():  # a submit now starts a new writer
-                            self._thread = None
-                            return
-                    continue
-                batch = [first]
+                if carry is not None:
+                    first, carry = carry, None
+                else:
+                    try:
+                        first = self._queue.get(timeout=self.idle_seconds)
+                    except queue.Empty:
+                        with self._lock:
+                            if self._queue.empty():  # a submit now starts a new writer
+                                self._thread = None
+                                break
+                        continue
+                batch, size = [first], len(first.row["body"])
                 while len(batch) < self.max_batch:
                     try:
-                        batch.append(self._queue.get_nowait())
+                        entry = self._queue.get_nowait()
                     except queue.Empty:
                         break
+                    size += len(entry.row["body"])
+                    if size > self.max_batch_bytes:
+                        carry = entry
+                        break
+                    batch.append(entry)
                 self._write(batch)
         except BaseException:
             with self._lock:  # never expected; the next submit starts a writer again
                 if self._thread is threading.current_thread():
                     self._thread = None
             raise
+        finally:
+            self._close()
 
-    def _write(self, batch: list[Entry]) -> None:
-        try:
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # already broken: the pool discards it
+                log.debug("inbox: closing the writer's connection failed", exc_info=True)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """SQLite: the database's turn and one transaction. PostgreSQL: the writer's connection,
+        in autocommit (the batch's INSERT is one statement)."""
+        if self.db.engine.dialect.name == "sqlite":
             with self.db.transaction() as session:
-                results = store_batch(session.connection(), batch)
+                yield session.connection()
+            return
+        if self._connection is None or self._connection.invalidated:
+            self._close()
+            connection = self.db.engine.connect()
+            self._connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection = self._connection
+        try:
+            yield connection
+        except BaseException:
+            try:
+                connection.rollback()  # SQLAlchemy's bookkeeping only: nothing was left open
+            except Exception:
+                self._close()
+            raise
+        connection.commit()  # likewise: in autocommit nothing is sent
+
+    def _write(self, batch: list[Entry], again: bool = True) -> None:
+        try:
+            with self._transaction() as connection:
+                results = store_batch(connection, batch, self._known)
         except Exception as error:
+            self._known.clear()  # a shop may have gone, or come back under a new id
+            if again and getattr(error, "connection_invalidated", False):
+                log.warning("inbox: the database connection was lost; writing the batch again")
+                self._write(batch, again=False)
+                return
             if len(batch) > 1 and not isinstance(error, _UNAVAILABLE):
                 log.warning(
                     "inbox: a batch of %d failed (%s); storing its deliveries one by one",
@@ -183,6 +253,7 @@ class InboxWriter:
             raise
         self.batches += 1
         self.largest = max(self.largest, len(batch))
+        INBOX_BATCH.observe(len(batch))
         for entry, result in zip(batch, results, strict=True):
             entry._finish(result)
 
@@ -190,9 +261,12 @@ class InboxWriter:
 # ---- one batch, in the writer's transaction ------------------------------------------------
 
 
-def store_batch(connection: Connection, batch: list[Entry]) -> list[int]:
-    """Store the batch's new deliveries; each entry's result, in the batch's order."""
-    shops = _shops(connection, batch)
+def store_batch(
+    connection: Connection, batch: list[Entry], known: dict[tuple[str, str], int] | None = None
+) -> list[int]:
+    """Store the batch's new deliveries; each entry's result, in the batch's order. `known`:
+    shop ids already found, by (platform, domain); those found now are added to it."""
+    shops = _shops(connection, batch, {} if known is None else known)
     results: list[int] = [UNKNOWN_SHOP] * len(batch)
     first: dict[tuple[int, str], int] = {}  # (shop, dedupe key) → the entry that stores it
     rows: list[dict[str, Any]] = []
@@ -217,18 +291,22 @@ def store_batch(connection: Connection, batch: list[Entry]) -> list[int]:
     return results
 
 
-def _shops(connection: Connection, batch: Iterable[Entry]) -> dict[tuple[str, str], int]:
-    """The ids of the shops the batch names by domain: one SELECT per platform (usually one)."""
+def _shops(
+    connection: Connection, batch: Iterable[Entry], known: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], int]:
+    """`known`, plus the shops the batch names by a domain not in it: one SELECT per platform
+    (usually none: shops are few and remembered)."""
     wanted: dict[str, set[str]] = {}
     for entry in batch:
-        if entry.shop_id is None:
+        if entry.shop_id is None and (entry.platform, entry.shop_domain) not in known:
             wanted.setdefault(entry.platform, set()).add(entry.shop_domain)
-    found: dict[tuple[str, str], int] = {}
+    if len(known) > KNOWN_SHOPS:
+        known.clear()
     for platform, domains in wanted.items():
         rows = connection.execute(_shops_statement(), {"platform": platform, "domains": domains})
         for shop_id, domain in rows:
-            found[(platform, domain)] = int(shop_id)
-    return found
+            known[(platform, domain)] = int(shop_id)
+    return known
 
 
 @cache

@@ -41,6 +41,11 @@ ACK_LATENCY = Histogram(
     ["platform"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+INBOX_BATCH = Histogram(
+    "backorder_webhooks_inbox_batch_size",
+    "Deliveries stored by one commit of the inbox writer (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 QUEUE_DEPTH = Gauge("backorder_jobs_queued", "Jobs waiting in this process's view of the queue")
 INBOX_WAITING = Gauge(
     "backorder_webhooks_waiting", "Inbox deliveries stored and not yet processed (all processes)"

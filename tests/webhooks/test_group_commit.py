@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from sqlalchemy import exc, func, select
+from sqlalchemy import delete, exc, func, select
 from werkzeug.serving import make_server
 
 from connector.clock import FrozenClock
+from connector.config import Settings
 from connector.db import Database, background
 from connector.migrate import upgrade
-from connector.models import WebhookEvent
-from connector.runtime import Runtime
+from connector.models import Shop, WebhookEvent
+from connector.runtime import Runtime, build_runtime
 from tests.webhooks.support import (
     SHOPIFY_DOMAIN,
     SHOPIFY_SECRET,
@@ -68,7 +69,10 @@ def shopify_entry(key: str, domain: str = SHOPIFY_DOMAIN, **values: Any) -> Entr
 
 def write(writer: InboxWriter, batch: list[Entry]) -> list[int | str]:
     """One batch written as the writer thread does; each entry's result, or "failed"."""
-    writer._write(batch)
+    try:
+        writer._write(batch)
+    finally:
+        writer._close()  # what the thread does when it ends
     outcomes: list[int | str] = []
     for entry in batch:
         try:
@@ -120,53 +124,96 @@ def test_one_batch_stores_each_new_delivery_once_and_answers_each_in_order(
     assert shops["shopify:a"] == shop_id and shops[woo_row["dedupe_key"]] == woo_id
 
 
+@pytest.fixture
+def sqlite_runtime(settings: Settings, clock: FrozenClock, tmp_path: Path) -> Iterator[Runtime]:
+    """A SQLite database of its own, whichever database the suite runs on: a batch there is a
+    real transaction (BEGIN IMMEDIATE … COMMIT) under the database's turn."""
+    db = Database(f"sqlite:///{tmp_path / 'own.db'}", clock)
+    upgrade(db.engine)
+    try:
+        yield build_runtime(settings, clock, db)
+    finally:
+        db.dispose()
+
+
 def test_a_batch_whose_transaction_fails_stores_nothing_and_fails_every_delivery(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    sqlite_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    runtime = sqlite_runtime
     shopify_shop(runtime, {"X": 1})
     real = inbox_writer.store_batch
 
-    def insert_then_lose_the_database(connection: Any, batch: list[Entry]) -> list[int]:
-        real(connection, batch)  # the rows are written, then the commit cannot happen
+    def insert_then_lose_the_database(connection: Any, batch: list[Entry], *known: Any) -> Any:
+        real(connection, batch, *known)  # the rows are written, then the commit cannot happen
         raise exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
 
     monkeypatch.setattr(inbox_writer, "store_batch", insert_then_lose_the_database)
     batch = [shopify_entry(f"shopify:{n}") for n in range(5)]
     assert write(InboxWriter(runtime.db), batch) == ["failed"] * 5
-    assert inbox_keys(runtime) == []
+    assert inbox_keys(runtime) == []  # rolled back
 
 
-def test_one_delivery_the_database_refuses_fails_alone(runtime: Runtime) -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"topic": None},  # refused by the database (NOT NULL): the whole INSERT fails
+        {"headers": {"X-Shopify-Webhook-Id": object()}},  # cannot even be sent (not JSON)
+    ],
+)
+def test_one_delivery_the_database_refuses_fails_alone(
+    runtime: Runtime, bad: dict[str, Any]
+) -> None:
     shopify_shop(runtime, {"X": 1})
-    unstorable = {"X-Shopify-Webhook-Id": object()}  # cannot be written as JSON
-    batch = [
-        shopify_entry("shopify:1"),
-        shopify_entry("shopify:2", headers=unstorable),
-        shopify_entry("shopify:3"),
-    ]
+    batch = [shopify_entry("shopify:1"), shopify_entry("shopify:2", **bad)]
+    batch.append(shopify_entry("shopify:3"))
     results = write(InboxWriter(runtime.db), batch)
     assert results[1] == "failed"
+    # Written again one by one, the others are new rows: the failed INSERT stored none of them.
     assert isinstance(results[0], int) and isinstance(results[2], int)
     assert results[0] > 0 and results[2] > 0
     assert inbox_keys(runtime) == ["shopify:1", "shopify:3"]
 
 
+def test_a_shop_removed_after_it_was_remembered_is_looked_up_again(runtime: Runtime) -> None:
+    shop_id, _ = shopify_shop(runtime, {"X": 1})
+    writer = InboxWriter(runtime.db)
+    assert write(writer, [shopify_entry("shopify:1")])[0] > 0
+    assert writer._known == {("shopify", SHOPIFY_DOMAIN): shop_id}
+    with runtime.db.transaction() as session:
+        session.execute(delete(Shop).where(Shop.id == shop_id))  # shop/redact does this
+    assert write(writer, [shopify_entry("shopify:2"), shopify_entry("shopify:3")]) == [
+        UNKNOWN_SHOP,
+        UNKNOWN_SHOP,
+    ]
+    new_id, _ = shopify_shop(runtime, {"X": 1})  # installed again: a new row, a new id
+    assert write(writer, [shopify_entry("shopify:4")])[0] > 0
+    assert writer._known == {("shopify", SHOPIFY_DOMAIN): new_id}
+
+
+@pytest.mark.parametrize(
+    ("limits", "sizes"),
+    [
+        ({}, [1, 11]),  # everything that waited, in one batch
+        ({"max_batch": 4}, [1, 4, 4, 3]),
+        ({"max_batch_bytes": 5}, [1, 2, 2, 2, 2, 2, 1]),  # bodies of 2 characters each
+    ],
+)
 def test_the_writer_thread_takes_everything_waiting_and_ends_when_idle(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, limits: dict[str, int], sizes: list[int]
 ) -> None:
     shopify_shop(runtime, {"X": 1})
-    writer = InboxWriter(runtime.db, idle_seconds=0.2)
+    writer = InboxWriter(runtime.db, idle_seconds=0.2, **limits)
     real = inbox_writer.store_batch
     first_batch_open = threading.Event()
     go_on = threading.Event()
-    sizes: list[int] = []
+    written: list[int] = []
 
-    def gated(connection: Any, batch: list[Entry]) -> list[int]:
-        sizes.append(len(batch))
-        if len(sizes) == 1:
+    def gated(connection: Any, batch: list[Entry], *known: Any) -> list[int]:
+        written.append(len(batch))
+        if len(written) == 1:
             first_batch_open.set()
             assert go_on.wait(10)  # meanwhile the others queue up behind this batch
-        return real(connection, batch)
+        return real(connection, batch, *known)
 
     monkeypatch.setattr(inbox_writer, "store_batch", gated)
     with ThreadPoolExecutor(12) as pool:
@@ -178,7 +225,7 @@ def test_the_writer_thread_takes_everything_waiting_and_ends_when_idle(
             time.sleep(0.01)
         go_on.set()
         results = [first.result(10)] + [future.result(10) for future in rest]
-    assert sizes == [1, 11]  # a lone delivery went at once; the next batch took all 11 waiting
+    assert written == sizes  # a lone delivery went at once; then the 11 that waited behind it
     assert len(set(results)) == 12 and min(results) > 0
     deadline = time.monotonic() + 5
     while writer._thread is not None and time.monotonic() < deadline:
@@ -301,7 +348,7 @@ def test_a_failing_batch_answers_5xx_to_each_delivery_and_stores_nothing(
 ) -> None:
     shopify_shop(runtime, {"X": 1000})
 
-    def unavailable(connection: Any, batch: list[Entry]) -> list[int]:
+    def unavailable(connection: Any, batch: list[Entry], *known: Any) -> list[int]:
         raise exc.OperationalError("INSERT", {}, Exception("the database went away"))
 
     monkeypatch.setattr(inbox_writer, "store_batch", unavailable)
