@@ -38,7 +38,7 @@ from adapters.woocommerce.clock import utc_now
 from adapters.woocommerce.orders import refunds_needed, store_order
 from adapters.woocommerce.products import store_product
 from adapters.woocommerce.retry import Backoff
-from adapters.woocommerce.walk import walk
+from adapters.woocommerce.walk import Variations, walk, with_variations
 
 OVERLAP = timedelta(minutes=5)  # re-read changes near the window start (clock skew, late commits)
 TAGS_KEY = "backorder_tags"
@@ -88,6 +88,7 @@ class WooCommerceAdapter:
         # variation id → parent product id, learnt while walking products: writing to a
         # variation needs its parent (PUT /products/<parent>/variations/<id>).
         self._parents: dict[str, str] = {}
+        self._variations = Variations(self.client)
 
     # ------------------------------------------------------------------ reads
     def shop(self) -> StoreShop:
@@ -130,17 +131,21 @@ class WooCommerceAdapter:
         removal reaches us by the `product.deleted` webhook only.
         """
         after = updated_since - self.overlap if updated_since else None
-        for items, next_cursor in walk(
-            self.client, "products", after=after, before=updated_before, cursor=cursor
-        ):
-            yield Page(tuple(self._product(p) for p in items), next_cursor)
+        products = walk(self.client, "products", after=after, before=updated_before, cursor=cursor)
+        # Variations a few pages at a time (`GET /variations`, WooCommerce 10.3+) where served.
+        for items, variations, next_cursor in with_variations(products, self._variations):
+            yield Page(tuple(self._product(p, variations.get(p["id"])) for p in items), next_cursor)
 
-    def _product(self, product: dict[str, Any]) -> StoreProduct:
-        variations: list[dict[str, Any]] = []
-        if product.get("type") == "variable":
+    def _product(
+        self, product: dict[str, Any], variations: list[dict[str, Any]] | None = None
+    ) -> StoreProduct:
+        """A product with its variations (read from the store unless given)."""
+        if product.get("type") != "variable":
+            return store_product(product, [])
+        if variations is None:
             variations = self.client.all(f"products/{product['id']}/variations")
-            for v in variations:
-                self._parents[str(v["id"])] = str(product["id"])
+        for v in variations:
+            self._parents[str(v["id"])] = str(product["id"])
         return store_product(product, variations)
 
     def order_pages(

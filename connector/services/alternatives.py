@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import bindparam, event, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from connector.clock import Clock
@@ -76,6 +76,21 @@ def _note_changes(session: Session, _context: Any) -> None:
             changes.orders.add(row.id)
 
 
+def note_changes(
+    session: Session,
+    *,
+    variants: Iterable[int] = (),
+    products: Iterable[int] = (),
+    orders: Iterable[int] = (),
+) -> None:
+    """Rows written by Core statements (a sync page, many rows at a time): the flush hook above
+    sees ORM objects only. `orders` are new orders; their purchases are counted at commit."""
+    changes = session.info.setdefault(_CHANGES, _Changes(set(), set(), set()))
+    changes.variants.update(variants)
+    changes.products.update(products)
+    changes.orders.update(orders)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_changes(session: Session) -> None:
     session.flush()
@@ -99,13 +114,13 @@ def _write_changes(session: Session) -> None:
         version, started = _bump(session, shop_id)
         if not started:  # a new index wrote every variant's features already
             write_features(session, shop_id, by_shop[shop_id], version)
-        for order in orders_by_shop[shop_id]:
-            _count_purchases(session, order, version)
+        if orders_by_shop[shop_id]:
+            _count_purchases(session, shop_id, orders_by_shop[shop_id], version)
     session.flush()
     session.info.pop(_CHANGES, None)  # our own writes are not changes to the catalogue
 
 
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+def _chunks(ids: Iterable[Any]) -> Iterable[list[Any]]:
     ordered = sorted(i for i in ids if i is not None)
     for start in range(0, len(ordered), _CHUNK):
         yield ordered[start : start + _CHUNK]
@@ -170,128 +185,212 @@ def write_features(session: Session, shop_id: int, variant_ids: set[int], versio
 
 
 def _write_chunk(session: Session, shop_id: int, ids: list[int], version: int) -> None:
+    """Columns read, rows written many at a time: a first sync writes every variant's."""
     rows = session.execute(
-        select(Variant, Product)
+        select(
+            Variant.id,
+            Variant.inventory_item_external_id,
+            Variant.track_inventory,
+            Variant.price,
+            Variant.options,
+            Product.id.label("product_id"),
+            Product.status,
+            Product.product_type,
+            Product.vendor,
+            Product.tags,
+            Product.title,
+            Product.description,
+        )
         .join(Product, Product.id == Variant.product_id)
         .where(Variant.id.in_(ids))
     ).all()
     readings: dict[str, list[Reading]] = defaultdict(list)
     tracked: dict[str, bool] = {}
-    for level in session.scalars(select(InventoryLevel).where(InventoryLevel.variant_id.in_(ids))):
-        readings[str(level.variant_id)].append(
-            Reading(
-                level.location_external_id,
-                level.on_hand,
-                level.available,
-                level.platform_updated_at,
-                level.id,
-            )
-        )
+    for variant_id, *reading in session.execute(
+        select(
+            InventoryLevel.variant_id,
+            InventoryLevel.location_external_id,
+            InventoryLevel.on_hand,
+            InventoryLevel.available,
+            InventoryLevel.platform_updated_at,
+            InventoryLevel.id,
+        ).where(InventoryLevel.variant_id.in_(ids))
+    ):
+        readings[str(variant_id)].append(Reading(*reading))
     pool_readings: dict[str, list[Reading]] = defaultdict(list)
-    for variant, _ in rows:
-        key = _pool_key(variant)
+    for variant in rows:
+        key = _pool_key(variant)  # type: ignore[arg-type]
         pool_readings[key] += readings[str(variant.id)]
         tracked[key] = tracked.get(key, False) or variant.track_inventory
     available = {
         key: sum(r.available for r in current_readings(found))
         for key, found in pool_readings.items()
     }
-    held = {
-        f.variant_id: f
-        for f in session.scalars(
-            select(AlternativeFeatures).where(AlternativeFeatures.variant_id.in_(ids))
-        )
-    }
-    for variant, product in rows:
-        key = _pool_key(variant)
+    held = dict(
+        session.execute(
+            select(AlternativeFeatures.variant_id, AlternativeFeatures.id).where(
+                AlternativeFeatures.variant_id.in_(ids)
+            )
+        ).all()
+    )
+    terms: dict[int, Any] = {}  # per product: its variants share the words
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for variant in rows:
+        key = _pool_key(variant)  # type: ignore[arg-type]
+        if variant.product_id not in terms:
+            terms[variant.product_id] = term_counts(variant.title, variant.description)
         features = {
-            "product_id": product.id,
+            "product_id": variant.product_id,
             "pool": key,
             "price": str(variant.price),
             "available": available.get(key, 0),
             "tracked": tracked.get(key, True),
-            "active": product.status == "active",
-            "product_type": product.product_type,
-            "vendor": product.vendor,
-            "tags": sorted({t.strip().lower() for t in product.tags or [] if t.strip()}),
+            "active": variant.status == "active",
+            "product_type": variant.product_type,
+            "vendor": variant.vendor,
+            "tags": sorted({t.strip().lower() for t in variant.tags or [] if t.strip()}),
             "options": [
                 [str(n).strip().lower(), str(v)] for n, v in (variant.options or {}).items()
             ],
-            "terms": term_counts(product.title, product.description),
+            "terms": terms[variant.product_id],
         }
-        row = held.get(variant.id)
-        if row is None:
-            session.add(
-                AlternativeFeatures(
-                    shop_id=shop_id, variant_id=variant.id, version=version, features=features
-                )
+        row_id = held.get(variant.id)
+        if row_id is None:
+            new.append(
+                {
+                    "shop_id": shop_id,
+                    "variant_id": variant.id,
+                    "version": version,
+                    "features": features,
+                }
             )
         else:
-            row.features = features
-            row.version = version
+            changed.append({"row_id": row_id, "version": version, "features": features})
+    table = AlternativeFeatures.__table__
+    if new:
+        session.execute(insert(table), new)
+    if changed:
+        session.execute(update(table).where(table.c.id == bindparam("row_id")), changed)
 
 
-def _customer(order: Order) -> Any:
-    if order.customer_external_id:
-        return Order.customer_external_id == order.customer_external_id
-    if order.customer_email:
-        return Order.customer_email == order.customer_email
-    return None
+def _count_purchases(session: Session, shop_id: int, orders: list[Order], version: int) -> None:
+    """New orders: their variants were bought together, and instead of what their buyers await.
 
-
-def _count_purchases(session: Session, order: Order, version: int) -> None:
-    """A new order: its variants were bought together, and instead of what its buyer awaits."""
-    bought = sorted(
-        {
-            v
-            for v in session.scalars(
-                select(OrderLine.variant_id).where(OrderLine.order_id == order.id)
+    All of a transaction's new orders at once (a sync page holds hundreds): their lines, and the
+    backorders their buyers wait for, are each read in one query.
+    """
+    bought: dict[int, set[int]] = defaultdict(set)
+    for chunk in _chunks(order.id for order in orders):
+        for order_id, variant_id in session.execute(
+            select(OrderLine.order_id, OrderLine.variant_id).where(
+                OrderLine.order_id.in_(chunk), OrderLine.variant_id.is_not(None)
             )
-            if v is not None
-        }
-    )
+        ):
+            bought[order_id].add(variant_id)
+    waits = _waits(session, shop_id, orders)
     pairs: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
-    for a in bought:
-        for b in bought:
-            if a != b:
-                pairs[(a, b)][0] += 1
-    who = _customer(order)
-    if who is not None:
-        waited = session.scalars(
-            select(Backorder.variant_id)
-            .join(OrderLine, OrderLine.id == Backorder.order_line_id)
-            .join(Order, Order.id == OrderLine.order_id)
-            .where(
-                Order.shop_id == order.shop_id,
-                who,
-                Order.id != order.id,
-                Order.placed_at <= order.placed_at,
-            )
-            .distinct()
-        ).all()
+    for order in orders:
+        got = sorted(bought[order.id])
+        for a in got:
+            for b in got:
+                if a != b:
+                    pairs[(a, b)][0] += 1
+        # The buyer is their customer id where the store gives one, else their e-mail.
+        if order.customer_external_id:
+            theirs = waits[("id", order.customer_external_id)]
+        elif order.customer_email:
+            theirs = waits[("email", order.customer_email)]
+        else:
+            continue
+        waited = {
+            variant_id
+            for other, placed_at, variant_id in theirs
+            if other != order.id and placed_at <= order.placed_at
+        }
         for a in waited:
-            for b in bought:
+            for b in got:
                 if a != b:
                     pairs[(a, b)][1] += 1
     if not pairs:
         return
-    conditions = [
-        (CoPurchase.variant_id == a) & (CoPurchase.other_variant_id == b) for a, b in pairs
-    ]
-    held = {
-        (p.variant_id, p.other_variant_id): p
-        for p in session.scalars(select(CoPurchase).where(or_(*conditions)))
-    }
-    for (a, b), (together, instead) in pairs.items():
-        row = held.get((a, b))
-        if row is None:
-            row = CoPurchase(
-                shop_id=order.shop_id, variant_id=a, other_variant_id=b, together=0, instead=0
+    table = CoPurchase.__table__
+    held: dict[tuple[int, int], tuple[int, int, int]] = {}
+    keys = sorted(pairs)
+    for start in range(0, len(keys), _CHUNK):
+        for row_id, a, b, together, instead in session.execute(
+            select(
+                table.c.id,
+                table.c.variant_id,
+                table.c.other_variant_id,
+                table.c.together,
+                table.c.instead,
+            ).where(
+                tuple_(table.c.variant_id, table.c.other_variant_id).in_(
+                    keys[start : start + _CHUNK]
+                )
             )
-            session.add(row)
-        row.together += together
-        row.instead += instead
-        row.version = version
+        ):
+            held[(a, b)] = (row_id, together, instead)
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for (a, b), (together, instead) in pairs.items():
+        found = held.get((a, b))
+        if found is None:
+            new.append(
+                {
+                    "shop_id": shop_id,
+                    "variant_id": a,
+                    "other_variant_id": b,
+                    "together": together,
+                    "instead": instead,
+                    "version": version,
+                }
+            )
+        else:
+            row_id, before_together, before_instead = found
+            changed.append(
+                {
+                    "row_id": row_id,
+                    "together": before_together + together,
+                    "instead": before_instead + instead,
+                    "version": version,
+                }
+            )
+    if new:
+        session.execute(insert(table), new)
+    if changed:
+        session.execute(update(table).where(table.c.id == bindparam("row_id")), changed)
+
+
+def _waits(
+    session: Session, shop_id: int, orders: list[Order]
+) -> dict[tuple[str, str], list[tuple[int, Any, int]]]:
+    """(("id", customer id) or ("email", e-mail)) → (order id, placed at, variant id) of each
+    backorder on that buyer's orders: what they wait for, read for every buyer at once."""
+    ids = {o.customer_external_id for o in orders if o.customer_external_id}
+    emails = {o.customer_email for o in orders if not o.customer_external_id and o.customer_email}
+    found: dict[tuple[str, str], list[tuple[int, Any, int]]] = defaultdict(list)
+    # Orders holding a backorder, found from the backorders (few) rather than by reading every
+    # order of the shop (no index serves the customer's id or e-mail).
+    waiting = (
+        select(OrderLine.order_id)
+        .join(Backorder, Backorder.order_line_id == OrderLine.id)
+        .where(Backorder.shop_id == shop_id)
+    )
+    for kind, column, values in (
+        ("id", Order.customer_external_id, ids),
+        ("email", Order.customer_email, emails),
+    ):
+        for chunk in _chunks(values):
+            for customer, order_id, placed_at, variant_id in session.execute(
+                select(column, Order.id, Order.placed_at, Backorder.variant_id)
+                .join(OrderLine, OrderLine.order_id == Order.id)
+                .join(Backorder, Backorder.order_line_id == OrderLine.id)
+                .where(Order.id.in_(waiting), Order.shop_id == shop_id, column.in_(chunk))
+            ):
+                found[(kind, customer)].append((order_id, placed_at, variant_id))
+    return found
 
 
 # ---- each process's index, brought up to date from the rows ----------------------------------

@@ -16,12 +16,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, insert, literal, null, or_, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.clock import Clock, shop_today, shop_zone
@@ -42,6 +44,7 @@ from connector.models import (
     Variant,
 )
 from connector.models.base import UTCDateTime
+from connector.services.alternatives import note_changes
 from connector.services.dates import require_not_past
 from connector.services.errors import Conflict, NotFound
 
@@ -52,6 +55,7 @@ class Unset:
 
 _BACKORDERS = Backorder.__table__
 _CHUNK = 5000  # ids per IN (...): well under every database's bound-parameter limit
+_POOLS_AT_ONCE = 2000  # variants whose pools are loaded, planned and written together
 _NEED = OrderLine.quantity - OrderLine.fulfilled_quantity - OrderLine.refunded_quantity
 
 
@@ -142,41 +146,47 @@ _CLOSED_BECAUSE = case(
 )
 
 
-def _line_rows(session: Session, variant_ids: list[int]) -> list[Any]:
-    """Open lines of the variants, and closed lines whose backorder is still open.
+def _line_rows(session: Session, variant_ids: list[int]) -> dict[int, list[Any]]:
+    """Open lines of the variants, and closed lines whose backorder is still open, by variant.
 
-    For a pool of several variants each row ends with the line's variant id.
+    Each row ends with the line's variant id; a variant's rows come in line id order.
     """
-    shared = (OrderLine.variant_id,) if len(variant_ids) > 1 else ()
-    return session.execute(
-        select(
-            OrderLine.id,
-            OrderLine.external_id,
-            OrderLine.priority,
-            _NEED,
-            _CLOSED_BECAUSE,
-            Order.placed_at,
-            Order.external_id,
-            Backorder.id,
-            Backorder.quantity,
-            Backorder.allocated_quantity,
-            Backorder.status,
-            Backorder.eta,
-            Backorder.eta_source,
-            Backorder.manual_eta,
-            Backorder.priority,
-            *shared,
-        )
-        .join(Order, Order.id == OrderLine.order_id)
-        .outerjoin(Backorder, Backorder.order_line_id == OrderLine.id)
-        .where(
-            _of(OrderLine.variant_id, variant_ids),
-            or_(
-                and_(OrderLine.removed_at.is_(None), Order.cancelled_at.is_(None), _NEED > 0),
-                Backorder.status.in_(OPEN),
-            ),
-        )
-    ).all()
+    found: dict[int, list[Any]] = {}
+    for start in range(0, len(variant_ids), _CHUNK):
+        chunk = variant_ids[start : start + _CHUNK]
+        for row in session.execute(
+            select(
+                OrderLine.id,
+                OrderLine.external_id,
+                OrderLine.priority,
+                _NEED,
+                _CLOSED_BECAUSE,
+                Order.placed_at,
+                Order.external_id,
+                Backorder.id,
+                Backorder.quantity,
+                Backorder.allocated_quantity,
+                Backorder.status,
+                Backorder.eta,
+                Backorder.eta_source,
+                Backorder.manual_eta,
+                Backorder.priority,
+                OrderLine.variant_id,
+            )
+            .join(Order, Order.id == OrderLine.order_id)
+            .outerjoin(Backorder, Backorder.order_line_id == OrderLine.id)
+            .where(
+                _of(OrderLine.variant_id, chunk),
+                or_(
+                    and_(OrderLine.removed_at.is_(None), Order.cancelled_at.is_(None), _NEED > 0),
+                    Backorder.status.in_(OPEN),
+                ),
+            )
+        ):
+            found.setdefault(row[-1], []).append(row)
+    for rows in found.values():
+        rows.sort(key=lambda row: row[0])
+    return found
 
 
 def _to_line(row: Any, zone: Any, variant_id: int | None = None) -> Line:
@@ -212,6 +222,84 @@ def _to_line(row: Any, zone: Any, variant_id: int | None = None) -> Line:
     )
 
 
+@dataclass
+class _Loaded:
+    """What the plans of many stock pools read, loaded at once and kept by variant id."""
+
+    readings: dict[int, list[Reading]]
+    lines: dict[int, list[Any]]
+    incoming: dict[int, list[Incoming]]
+
+    @classmethod
+    def load(cls, session: Session, variant_ids: list[int]) -> _Loaded:
+        readings: dict[int, list[Reading]] = {}
+        incoming: dict[int, list[Incoming]] = {}
+        for start in range(0, len(variant_ids), _CHUNK):
+            chunk = variant_ids[start : start + _CHUNK]
+            for variant_id, *reading in session.execute(
+                select(
+                    InventoryLevel.variant_id,
+                    InventoryLevel.location_external_id,
+                    InventoryLevel.on_hand,
+                    InventoryLevel.available,
+                    InventoryLevel.platform_updated_at,
+                    InventoryLevel.id,
+                ).where(_of(InventoryLevel.variant_id, chunk))
+            ):
+                readings.setdefault(variant_id, []).append(Reading(*reading))
+            for r in session.execute(
+                select(
+                    IncomingStock.variant_id,
+                    IncomingStock.id,
+                    IncomingStock.quantity,
+                    IncomingStock.expected_on,
+                    IncomingStock.reference,
+                ).where(_of(IncomingStock.variant_id, chunk), IncomingStock.received_at.is_(None))
+            ):
+                incoming.setdefault(r.variant_id, []).append(
+                    Incoming(
+                        quantity=r.quantity,
+                        expected_on=r.expected_on,
+                        reference=r.reference,
+                        id=r.id,
+                    )
+                )
+        return cls(readings, _line_rows(session, variant_ids), incoming)
+
+    def facts(self, variant: Any, shop: Shop, members: list[Any]) -> VariantFacts:
+        """The facts of the pool `members` (lowest id first, `variant` among them): variants or
+        rows of their columns."""
+        ids = [member.id for member in members]
+        zone = shop_zone(shop.timezone)
+        readings = [r for i in ids for r in self.readings.get(i, ())]
+        if len(ids) == 1:
+            lines = [_to_line(row[:-1], zone) for row in self.lines.get(ids[0], ())]
+        else:
+            lines = [
+                _to_line(row[:-1], zone, row[-1]) for i in ids for row in self.lines.get(i, ())
+            ]
+        supply = pool_on_hand(
+            readings,
+            sum(line.demand.need for line in lines),
+            tracked=any(member.track_inventory for member in members),
+        )
+        lead = pool_lead_time((member.lead_time_days for member in members), shop.lead_time_days)
+        return VariantFacts(
+            variant_id=variant.id,
+            on_hand=supply,
+            lines=lines,
+            incoming=[r for i in ids for r in self.incoming.get(i, ())],
+            policy=EtaPolicy(
+                lead_time_days=lead,
+                handling_days=shop.handling_days,
+                grace_days=shop.late_grace_days,
+            ),
+            split_shipments=shop.split_shipments,
+            was_in_stock=variant.in_stock,
+            shared_with={m.id: m.in_stock for m in members if m.id != variant.id},
+        )
+
+
 def load_facts(
     session: Session, variant: Variant, shop: Shop, pool: list[Variant] | None = None
 ) -> VariantFacts:
@@ -220,53 +308,8 @@ def load_facts(
     `pool` (lowest id first, `variant` among them) saves looking the pool up again.
     """
     members = pool if pool is not None else stock_pool(session, variant)
-    ids = [member.id for member in members]
-    zone = shop_zone(shop.timezone)
-    readings = [
-        Reading(*row)
-        for row in session.execute(
-            select(
-                InventoryLevel.location_external_id,
-                InventoryLevel.on_hand,
-                InventoryLevel.available,
-                InventoryLevel.platform_updated_at,
-                InventoryLevel.id,
-            ).where(_of(InventoryLevel.variant_id, ids))
-        )
-    ]
-    if len(ids) == 1:
-        lines = [_to_line(row, zone) for row in _line_rows(session, ids)]
-    else:
-        lines = [_to_line(row[:-1], zone, row[-1]) for row in _line_rows(session, ids)]
-    supply = pool_on_hand(
-        readings,
-        sum(line.demand.need for line in lines),
-        tracked=any(member.track_inventory for member in members),
-    )
-    incoming = [
-        Incoming(quantity=r.quantity, expected_on=r.expected_on, reference=r.reference, id=r.id)
-        for r in session.execute(
-            select(
-                IncomingStock.id,
-                IncomingStock.quantity,
-                IncomingStock.expected_on,
-                IncomingStock.reference,
-            ).where(_of(IncomingStock.variant_id, ids), IncomingStock.received_at.is_(None))
-        )
-    ]
-    lead = pool_lead_time((member.lead_time_days for member in members), shop.lead_time_days)
-    return VariantFacts(
-        variant_id=variant.id,
-        on_hand=supply,
-        lines=lines,
-        incoming=incoming,
-        policy=EtaPolicy(
-            lead_time_days=lead, handling_days=shop.handling_days, grace_days=shop.late_grace_days
-        ),
-        split_shipments=shop.split_shipments,
-        was_in_stock=variant.in_stock,
-        shared_with={m.id: m.in_stock for m in members if m.id != variant.id},
-    )
+    loaded = _Loaded.load(session, [member.id for member in members])
+    return loaded.facts(variant, shop, members)
 
 
 _STAMPS = {"ready": "ready_at", "fulfilled": "fulfilled_at", "cancelled": "cancelled_at"}
@@ -279,79 +322,88 @@ def _stamp(state: BackorderState, previous: BackorderState | None) -> str | None
     return _STAMPS.get(state.status)
 
 
-def _write(
-    session: Session, facts: VariantFacts, result: Plan, shop: Shop, now: datetime
-) -> dict[int, int]:
-    """Persist the plan's changed states; returns line id → backorder id for the new rows."""
-    lines = {line.demand.line_id: line for line in facts.lines}
-    inserts: list[dict[str, Any]] = []
-    updates: dict[str | None, list[dict[str, Any]]] = {}
-    for line_id, state in result.states.items():
-        line = lines[line_id]
-        stamp = _stamp(state, line.state)
-        values = {
-            "quantity": state.quantity,
-            "allocated_quantity": state.allocated,
-            "status": state.status,
-            "eta": state.eta,
-            "eta_source": state.eta_source,
-            # A backorder re-opened after it closed starts without the old manual date.
-            "manual_eta": state.manual_eta,
-            "priority": line.demand.priority,
-        }
-        if state.backorder_id is None:
-            inserts.append(
-                {
-                    **values,
-                    **({stamp: now} if stamp else {}),
-                    "shop_id": shop.id,
-                    "order_line_id": line_id,
-                    "variant_id": facts.variant_of(line),
-                    "placed_at": line.demand.placed_at,
-                    "order_sort_key": line.demand.order_key,
-                    "first_promised_eta": state.eta,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+class _Writes:
+    """The changed states of many pools' plans, written at once."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.inserts: list[dict[str, Any]] = []
+        self.updates: dict[str | None, list[dict[str, Any]]] = {}
+        self.moved: list[tuple[int | None, int]] = []  # (backorder id or None: new, line id)
+
+    def add(self, facts: VariantFacts, result: Plan, shop: Shop) -> None:
+        now = self.now
+        lines = {line.demand.line_id: line for line in facts.lines}
+        for line_id, state in result.states.items():
+            line = lines[line_id]
+            stamp = _stamp(state, line.state)
+            values = {
+                "quantity": state.quantity,
+                "allocated_quantity": state.allocated,
+                "status": state.status,
+                "eta": state.eta,
+                "eta_source": state.eta_source,
+                # A backorder re-opened after it closed starts without the old manual date.
+                "manual_eta": state.manual_eta,
+                "priority": line.demand.priority,
+            }
+            if state.backorder_id is None:
+                self.inserts.append(
+                    {
+                        **values,
+                        **({stamp: now} if stamp else {}),
+                        "shop_id": shop.id,
+                        "order_line_id": line_id,
+                        "variant_id": facts.variant_of(line),
+                        "placed_at": line.demand.placed_at,
+                        "order_sort_key": line.demand.order_key,
+                        "first_promised_eta": state.eta,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            else:
+                self.updates.setdefault(stamp, []).append({"row_id": state.backorder_id, **values})
+            previous = line.state
+            if (
+                previous is None
+                or previous.eta != state.eta
+                or previous.eta_source != state.eta_source
+            ):
+                self.moved.append((state.backorder_id, line_id))
+
+    def execute(self, session: Session) -> dict[int, int]:
+        """Persist the states; returns line id → backorder id for the new rows."""
+        # Core statements, executemany: a restock can touch ten thousand rows, and the ORM's
+        # per-row bookkeeping would cost more than the database does.
+        new_ids: dict[int, int] = {}
+        if self.inserts:
+            returned = session.execute(
+                insert(_BACKORDERS).returning(
+                    _BACKORDERS.c.id, _BACKORDERS.c.order_line_id, sort_by_parameter_order=True
+                ),
+                self.inserts,
             )
-        else:
-            updates.setdefault(stamp, []).append({"row_id": state.backorder_id, **values})
-    # Core statements, executemany: a restock can touch ten thousand rows, and the ORM's
-    # per-row bookkeeping would cost more than the database does.
-    new_ids: dict[int, int] = {}
-    if inserts:
-        returned = session.execute(
-            insert(_BACKORDERS).returning(
-                _BACKORDERS.c.id, _BACKORDERS.c.order_line_id, sort_by_parameter_order=True
-            ),
-            inserts,
-        )
-        new_ids = {line_id: backorder_id for backorder_id, line_id in returned}
-    _update_by_id(session, updates, now)
-    # History is what the rows now say: copy it in the database rather than row by row.
-    moved = [
-        state.backorder_id or new_ids[line_id]
-        for line_id, state in result.states.items()
-        if (previous := lines[line_id].state) is None
-        or previous.eta != state.eta
-        or previous.eta_source != state.eta_source
-    ]
-    history = EtaChange.__table__
-    for start in range(0, len(moved), _CHUNK):
-        chunk = moved[start : start + _CHUNK]
-        session.execute(
-            insert(history).from_select(
-                ["shop_id", "backorder_id", "eta", "eta_source", "at"],
-                select(
-                    _BACKORDERS.c.shop_id,
-                    _BACKORDERS.c.id,
-                    _BACKORDERS.c.eta,
-                    _BACKORDERS.c.eta_source,
-                    literal(now, UTCDateTime()),
-                ).where(_BACKORDERS.c.id.in_(chunk)),
+            new_ids = {line_id: backorder_id for backorder_id, line_id in returned}
+        _update_by_id(session, self.updates, self.now)
+        # History is what the rows now say: copy it in the database rather than row by row.
+        moved = [backorder_id or new_ids[line_id] for backorder_id, line_id in self.moved]
+        history = EtaChange.__table__
+        for start in range(0, len(moved), _CHUNK):
+            chunk = moved[start : start + _CHUNK]
+            session.execute(
+                insert(history).from_select(
+                    ["shop_id", "backorder_id", "eta", "eta_source", "at"],
+                    select(
+                        _BACKORDERS.c.shop_id,
+                        _BACKORDERS.c.id,
+                        _BACKORDERS.c.eta,
+                        _BACKORDERS.c.eta_source,
+                        literal(self.now, UTCDateTime()),
+                    ).where(_BACKORDERS.c.id.in_(chunk)),
+                )
             )
-        )
-    return new_ids
+        return new_ids
 
 
 def _update_by_id(
@@ -402,30 +454,98 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def reconcile(session: Session, clock: Clock, variant_ids: Iterable[int]) -> list[Event]:
     """Bring the backorders of these variants in line with the current facts."""
     with _cyclic_gc_paused():
-        return _reconcile(session, clock, variant_ids)
+        return _reconcile(session, clock, lock_pools(session, variant_ids))
 
 
-def _reconcile(session: Session, clock: Clock, variant_ids: Iterable[int]) -> list[Event]:
+def reconcile_pools(session: Session, clock: Clock, pools: list[list[int]]) -> list[Event]:
+    """`reconcile` of stock pools the caller has locked already (`lock_pools`)."""
+    with _cyclic_gc_paused():
+        return _reconcile(session, clock, pools)
+
+
+def _reconcile(session: Session, clock: Clock, pools: list[list[int]]) -> list[Event]:
     now = clock.now()
     raised: list[Event] = []
-    for pool in lock_pools(session, variant_ids):
-        variants = [session.get_one(Variant, variant_id) for variant_id in pool]
-        variant = variants[0]
+    batch: list[list[int]] = []
+    size = 0
+    for pool in pools:
+        if batch and size + len(pool) > _POOLS_AT_ONCE:
+            raised += _reconcile_pools(session, clock, batch, now)
+            batch, size = [], 0
+        batch.append(pool)
+        size += len(pool)
+    if batch:
+        raised += _reconcile_pools(session, clock, batch, now)
+    return raised
+
+
+def _reconcile_pools(
+    session: Session, clock: Clock, pools: list[list[int]], now: datetime
+) -> list[Event]:
+    """Plan each pool on facts read for all of them at once; write every change at once.
+
+    Pools share no variant, line or backorder, so planning them together changes nothing but
+    the number of statements.
+    """
+    ids = [variant_id for pool in pools for variant_id in pool]
+    # The columns a plan reads, not whole objects: a first sync plans every variant.
+    variants: dict[int, Any] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        for row in session.execute(
+            select(
+                Variant.id,
+                Variant.shop_id,
+                Variant.track_inventory,
+                Variant.lead_time_days,
+                Variant.in_stock,
+            ).where(_of(Variant.id, chunk))
+        ):
+            variants[row.id] = row
+    loaded = _Loaded.load(session, ids)
+    writes = _Writes(now)
+    planned: list[tuple[int, list[Event]]] = []
+    flipped: list[dict[str, Any]] = []  # variants whose in-stock flag the plans changed
+    for pool in pools:
+        members = [variants[variant_id] for variant_id in pool]
+        variant = members[0]
         shop = session.get_one(Shop, variant.shop_id)
-        facts = load_facts(session, variant, shop, variants)
+        facts = loaded.facts(variant, shop, members)
         result = plan(facts, shop_today(clock, shop.timezone))
-        new_ids = _write(session, facts, result, shop, now)
+        writes.add(facts, result, shop)
+        for member in members:
+            if member.in_stock != result.in_stock:
+                flipped.append({"row_id": member.id, "in_stock": result.in_stock})
+        planned.append((shop.id, result.events))
+    new_ids = writes.execute(session)
+    if flipped:
+        # One statement for all (a first sync sets every variant's); objects the session holds
+        # are told, and the alternatives index hears of them as of any changed variant.
+        variants_table = Variant.__table__
+        session.execute(
+            variants_table.update()
+            .where(variants_table.c.id == bindparam("row_id"))
+            .values(updated_at=now),
+            flipped,
+        )
+        for row in flipped:
+            held = session.identity_map.get(identity_key(Variant, row["row_id"]))
+            if held is not None:
+                set_committed_value(held, "in_stock", row["in_stock"])
+        note_changes(session, variants=[row["row_id"] for row in flipped])
+    raised: list[Event] = []
+    by_shop: dict[int, list[Event]] = {}
+    for shop_id, planned_events in planned:
         events = [
             replace(e, backorder_id=new_ids[e.line_id])
             if isinstance(e, BackorderEvent) and e.backorder_id is None
             else e
-            for e in result.events
+            for e in planned_events
         ]
-        for member in variants:
-            if member.in_stock != result.in_stock:
-                member.in_stock = result.in_stock
-        record_events(session, shop.id, events, now)
+        by_shop.setdefault(shop_id, []).extend(events)
         raised += events
+    for shop_id, events in by_shop.items():
+        record_events(session, shop_id, events, now)
     return raised
 
 

@@ -4,14 +4,17 @@ Each page is one transaction that also saves where the walk stands, so a crash r
 page after the last one committed and nothing is read twice or skipped. An incremental walk asks
 for what changed since the resource's watermark and before the moment the sync started; the
 watermark moves to that moment only when the walk completes, so a record changed during the sync
-is read by the next one. Orders go through `ingest_order`, the same path as webhooks, so a missed
-webhook is repaired here with no special code.
+is read by the next one. Orders go through `ingest_orders`, the same path as webhooks, so a missed
+webhook is repaired here with no special code; a page of orders is stored at once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +35,7 @@ from connector.domain.events import Event
 from connector.models import Product, Shop, SyncCursor
 from connector.runtime import Runtime
 from connector.services.catalog import apply_products, require_aware
-from connector.services.orders import ingest_order
+from connector.services.orders import ingest_orders
 from connector.stores import adapter_for
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ LEASE = timedelta(minutes=30)  # renewed with every page; a crashed process free
 # webhook; so that a lost webhook is repaired too, the catalogue is walked in full this often.
 FULL_WALK_EVERY = {"products": timedelta(hours=24)}
 Progress = Callable[[str, int], None]  # resource, records in the page just committed
+# Pages read ahead from the store while the current one is stored (0: read one, store it, ...).
+PREFETCH_PAGES = 2
 
 
 @dataclass
@@ -53,6 +58,7 @@ class SyncSummary:
     records: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     events: int = 0
+    waited_s: float = 0.0  # time spent waiting for the store's next page (the rest is storing)
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,71 @@ def _start_walk(runtime: Runtime, shop_id: int, resource: str, full: bool) -> _W
 def _pages(adapter: StoreAdapter, resource: str, walk: _Walk) -> Iterator[Page[Any]]:
     listing = adapter.product_pages if resource == "products" else adapter.order_pages
     return listing(updated_since=walk.since, updated_before=walk.before, cursor=walk.cursor)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+_END = object()
+
+
+def _ahead(pages: Iterator[Page[Any]], depth: int, summary: SyncSummary) -> Iterator[Page[Any]]:
+    """The pages, read up to `depth` ahead by a thread of their own while the caller stores.
+
+    Fetching waits on the store and storing on the database, so the two overlap. What the
+    reader raises is raised here when the caller reaches it, after the pages before it; when
+    the caller stops (done or failed), the reader stops after the page it is reading.
+    """
+    if depth <= 0:
+        while True:
+            started = time.perf_counter()
+            page = next(pages, None)
+            summary.waited_s += time.perf_counter() - started
+            if page is None:
+                return
+            yield page
+    box: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for page in pages:
+                if not hand_over(page):
+                    return
+            hand_over(_END)
+        except BaseException as exc:  # handed to the caller, raised in its thread
+            hand_over(_Failed(exc))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=read, name="sync-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            started = time.perf_counter()
+            item = box.get()
+            summary.waited_s += time.perf_counter() - started
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join()
 
 
 class SyncBusy(Exception):
@@ -190,7 +261,7 @@ def sync_shop(
         # Only a full walk from its first page has met every product still in the store.
         complete = walk.full and walk.cursor is None
         seen: set[str] = set()
-        for page in _pages(adapter, resource, walk):
+        for page in _ahead(_pages(adapter, resource, walk), PREFETCH_PAGES, summary):
             walk = _Walk(walk.since, walk.before, page.next_cursor, walk.full)
             stored, skipped, events = execute(
                 runtime,
@@ -234,16 +305,18 @@ def _store_page(
     if resource == "products":
         stored, skipped, events = apply_products(session, runtime.clock, shop, page.items)
     else:
+        valid: list[StoreOrder] = []
         for order in page.items:
             try:
                 _check_order(order)
-                with session.begin_nested():
-                    events += ingest_order(session, runtime.clock, shop, order).events
-                stored += 1
+                valid.append(order)
             except (ValueError, TypeError, ArithmeticError) as exc:
                 # One malformed record never stops a sync; it is logged with its reason.
                 skipped += 1
                 log.warning("skipped order %s of shop %s: %s", order.external_id, shop_id, exc)
+        # The page at once: the outcome of ingesting its orders one by one, in a few statements.
+        events = ingest_orders(session, runtime.clock, shop, valid).events
+        stored = len(valid)
     _cursor_row(session, shop_id, resource).page_cursor = walk.dump()
     return stored, skipped, len(events)
 
@@ -275,6 +348,8 @@ def _check_order(order: StoreOrder) -> None:
         raise ValueError("no order id")
     require_aware(order.placed_at, "placed_at")
     require_aware(order.updated_at, "updated_at")
+    if len({line.external_id for line in order.lines}) != len(order.lines):
+        raise ValueError("two lines share one id")
     for line in order.lines:
         for amount in (line.quantity, line.fulfilled_quantity, line.refunded_quantity):
             if not isinstance(amount, int) or amount < 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, abort
 
 from .errors import WooError
 from .models import Product
@@ -38,6 +38,7 @@ def _select(s: WooStore, candidates: list[Product]) -> list[Product]:
     skus = {x.strip() for x in a["sku"].split(",")} if a.get("sku") else None
     include = id_list(a.get("include", ""))
     exclude = id_list(a.get("exclude", ""))
+    parents = id_list(a["parent"]) if a.get("parent") else None
     search = a.get("search", "").lower()
     out = []
     for p in candidates:
@@ -49,7 +50,7 @@ def _select(s: WooStore, candidates: list[Product]) -> list[Product]:
             continue
         if a.get("type") and p.type != a["type"]:
             continue
-        if a.get("parent") and str(p.parent_id) not in a["parent"].split(","):
+        if parents is not None and p.parent_id not in parents:
             continue
         if a.get("stock_status") and effective_status(p, s.products) != a["stock_status"]:
             continue
@@ -120,12 +121,21 @@ def list_variations(pid: int) -> Response:
 
 @bp.get("/variations")
 def list_all_variations() -> Response:
-    """All variations of the store (GET /wc/v3/variations, WooCommerce 10.3+)."""
-    need("list")
+    """All variations of the store (GET /wc/v3/variations, WooCommerce 10.3+), each with its
+    `parent_id`; the product list filters apply (`parent=1,2` keeps those products' variations).
+    A store set to an older version has no such route."""
     s = store()
+    if not s.settings.serves_variations_collection:
+        abort(404)  # rendered as WordPress's rest_no_route
+    need("list")
     with s.lock:
-        items = _select(s, [p for p in s.products.values() if p.type == "variation"])
-        return listing(items, variation_json, "variations")
+        parents = id_list(args().get("parent", ""))
+        if parents:  # as WordPress does (post_parent__in): only those products' children
+            found = [s.products.get(pid) for pid in sorted(parents)]
+            candidates = [s.products[v] for p in found if p is not None for v in p.variations]
+        else:
+            candidates = [p for p in s.products.values() if p.type == "variation"]
+        return listing(_select(s, candidates), variation_json, "variations")
 
 
 @bp.post("/products/<int:pid>/variations")

@@ -66,7 +66,7 @@ class Settings:
     timezone: str = "UTC"
     currency: str = "USD"
     language: str = "en_US"
-    wc_version: str = "9.8.5"
+    wc_version: str = "10.3.1"  # below 10.3 there is no `GET /variations` (404 rest_no_route)
     wp_version: str = "6.8.1"
     webhook_failure_limit: int = 5
     require_https_callback: bool = False
@@ -78,6 +78,12 @@ class Settings:
         if self.backordered_label_override:
             return self.backordered_label_override
         return BACKORDERED_LABELS.get(self.language, "Backordered")
+
+    @property
+    def serves_variations_collection(self) -> bool:
+        """`GET /wc/v3/variations` (every variation, with `parent_id`) exists since 10.3."""
+        major, minor = (int(part) for part in self.wc_version.split(".")[:2])
+        return (major, minor) >= (10, 3)
 
     @property
     def home_url(self) -> str:

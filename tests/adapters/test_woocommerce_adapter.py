@@ -4,11 +4,13 @@ the sandbox cannot make: Retry-After dates, dropped connections)."""
 from __future__ import annotations
 
 import inspect
+import math
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -17,6 +19,7 @@ import responses
 from adapters.base import NeedsReauthorization, StoreAdapter, StoreError
 from adapters.woocommerce import WooCommerceAdapter, WooRequestError
 from adapters.woocommerce.retry import Backoff, retry_after_seconds
+from adapters.woocommerce.walk import PAGES_PER_VARIATION_READ
 from sandbox.woocommerce.server import RunningWoo, start
 
 SECRET = "Whsec0123456789abcdefXYZ"
@@ -84,6 +87,18 @@ def in_stock_simple(woo: RunningWoo, skip: int = 0) -> int:
     return ids[skip]
 
 
+class PathsSession(requests.Session):
+    """Records the path of every request it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.paths.append(urlsplit(url).path)
+        return super().request(method, url, *args, **kwargs)
+
+
 # ---------------------------------------------------------------------- protocol
 def test_adapter_has_every_protocol_method_with_its_signature() -> None:
     for name, member in inspect.getmembers(StoreAdapter, inspect.isfunction):
@@ -106,6 +121,83 @@ def test_full_product_walk_returns_every_variant_exactly_once(
     assert set(ids) == store_variant_ids(woo)
     assert pages[-1].next_cursor is None
     assert all(len(page.items) <= 100 for page in pages)
+
+
+def _walk_requests(woo: RunningWoo, sleeps: Sleeps) -> tuple[list[Any], list[str]]:
+    """A full product walk by a fresh adapter: (its pages, the path of every request)."""
+    session = PathsSession()
+    pages = list(make(woo, sleeps, session=session).product_pages())
+    return pages, session.paths
+
+
+def test_variations_come_from_the_collection_a_few_pages_of_products_at_a_time(
+    woo: RunningWoo, sleeps: Sleeps
+) -> None:
+    """WooCommerce 10.3+: `GET /variations?parent=…` reads the variations of a few pages of
+    products together, 100 a request."""
+    pages, paths = _walk_requests(woo, sleeps)
+    ids = [v.external_id for page in pages for p in page.items for v in p.variants]
+    assert sorted(ids) == sorted(store_variant_ids(woo))
+    products = paths.count("/wp-json/wc/v3/products")
+    collection = paths.count("/wp-json/wc/v3/variations")
+    assert products == len(pages) and len(paths) == products + collection
+    with woo.store.lock:
+        items = woo.store.products
+        variations = sum(1 for p in items.values() if p.type == "variation")
+    # At most one part-filled page of variations per read (a few pages of products).
+    reads = math.ceil(products / PAGES_PER_VARIATION_READ)
+    assert math.ceil(variations / 100) <= collection <= math.ceil(variations / 100) + reads
+    # What the walk learnt still serves writes to a variation (no look-up needed).
+    adapter = make(woo, sleeps, session=PathsSession())
+    variants_of(adapter)
+    parent = next(p for p in pages[0].items if len(p.variants) > 1)
+    assert adapter._parent_of(parent.variants[0].external_id) == parent.external_id
+
+
+def test_a_store_before_10_3_has_its_variations_read_product_by_product(
+    woo: RunningWoo, sleeps: Sleeps
+) -> None:
+    expected, _ = _walk_requests(woo, sleeps)
+    with woo.store.lock:
+        woo.store.settings.wc_version = "9.8.5"
+    try:
+        pages, paths = _walk_requests(woo, sleeps)
+    finally:
+        with woo.store.lock:
+            woo.store.settings.wc_version = "10.3.1"
+    assert pages == expected  # the same products, variants and levels
+    assert paths.count("/wp-json/wc/v3/variations") == 1  # learnt once: 404 rest_no_route
+    per_product = [p for p in paths if p.endswith("/variations") and "/products/" in p]
+    variable = sum(1 for page in pages for p in page.items if len(p.variants) > 1)
+    assert len(per_product) >= variable > 0
+
+
+@responses.activate
+def test_a_collection_answer_without_parent_ids_falls_back_to_product_by_product(
+    sleeps: Sleeps,
+) -> None:
+    product = {
+        "id": 7,
+        "type": "variable",
+        "name": "Tee",
+        "date_modified_gmt": "2026-11-01T10:00:00",
+    }
+    variation = {
+        "id": 8,
+        "date_modified_gmt": "2026-11-01T10:00:00",
+        "manage_stock": False,
+        "attributes": [{"name": "Size", "option": "M"}],
+    }
+    one = {"headers": {"X-WP-TotalPages": "1"}}
+    responses.add(responses.GET, f"{SHOP}/wp-json/wc/v3/products", json=[product], **one)
+    responses.add(responses.GET, f"{SHOP}/wp-json/wc/v3/variations", json=[variation], **one)
+    responses.add(
+        responses.GET, f"{SHOP}/wp-json/wc/v3/products/7/variations", json=[variation], **one
+    )
+    adapter = WooCommerceAdapter(SHOP, "ck_x", "cs_y", sleep=sleeps)
+    (page,) = adapter.product_pages()
+    assert [v.external_id for v in page.items[0].variants] == ["8"]
+    assert adapter._variations.collection is False
 
 
 def test_stock_policy_status_and_catalogue_fields_are_mapped(

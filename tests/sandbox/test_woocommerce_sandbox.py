@@ -124,6 +124,37 @@ def test_variation_with_parent_managed_stock(woo: RunningWoo, api: API) -> None:
     assert int(everywhere.headers["X-WP-Total"]) == woo.store.state()["variations"]
 
 
+def test_variations_collection_carries_parent_ids_and_filters_by_parent(
+    woo: RunningWoo, api: API
+) -> None:
+    """`GET /variations` (WooCommerce 10.3+): a variation's own answer plus `parent_id`."""
+    s = woo.store
+    with s.lock:
+        parents = [p for p in s.products.values() if p.type == "variable"][:3]
+        wanted = {v for p in parents for v in p.variations}
+    answer = api.get(
+        "variations", params={"parent": ",".join(str(p.id) for p in parents), "per_page": 100}
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert {v["id"] for v in body} == wanted
+    assert int(answer.headers["X-WP-Total"]) == len(wanted)
+    expected = set(json.loads((REFERENCE / "wc_v3_product_variation_retrieve.json").read_text()))
+    for variation in body:
+        assert expected | {"parent_id"} <= set(variation)
+        assert variation["id"] in s.products[variation["parent_id"]].variations
+        own = api.get(f"products/{variation['parent_id']}/variations/{variation['id']}").json()
+        assert variation == {**own, "parent_id": variation["parent_id"]}
+    with s.lock:
+        s.settings.wc_version = "10.2.0"  # before the collection existed
+    try:
+        missing = api.get("variations")
+    finally:
+        with s.lock:
+            s.settings.wc_version = "10.3.1"
+    assert missing.status_code == 404 and missing.json()["code"] == "rest_no_route"
+
+
 def test_create_order_and_note_with_the_official_client(woo: RunningWoo, api: API) -> None:
     product = _new_simple(woo, "no", 20)
     created = api.post(
