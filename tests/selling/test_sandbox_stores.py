@@ -104,6 +104,9 @@ def test_shopify_sells_on_backorder_until_the_cap(stack: Stack, shops: Any) -> N
     # Customers buy the stock and three more: the incoming quantity, the cap.
     store.place_order([(variant.external_id, store.available(record) + 3)])
     wait_for(lambda: policy() == "DENY", WAIT, "the cap to stop selling")
+    # The store has it a moment before the app has recorded its write; a merchant acts later.
+    recorded = lambda: _selling(stack, variant.id)["policy_by_app"] == "deny"  # noqa: E731
+    wait_for(recorded, WAIT, "the app to record its write")
     assert "3 units already wait, the cap is 3" in _selling(stack, variant.id)["reason"]
     with pytest.raises(OutOfStock):
         store.place_order([(variant.external_id, 1)])
