@@ -266,6 +266,10 @@ class DemoShops:
     shopify_token: str
     woocommerce_token: str
 
+    def tokens(self) -> tuple[tuple[str, str], ...]:
+        """(platform, API token) of each installed shop."""
+        return (("shopify", self.shopify_token), ("woocommerce", self.woocommerce_token))
+
 
 def install_shops(stack: Stack) -> tuple[DemoShops, dict[str, Any]]:
     """Install into each store as a merchant would, wait for its first sync, report."""
@@ -424,21 +428,23 @@ def play_scenario(stack: Stack, shops: DemoShops) -> dict[str, Any]:
     return {"scenario": scenario, "purchase_order_for": po_for}
 
 
+def _api(stack: Stack, token: str, resource: str, **params: str) -> requests.Response:
+    """One page (up to 100) of a JSON API list, as a shop's API client reads it."""
+    return requests.get(
+        f"{stack.app_url}/api/v1/{resource}",
+        params={**params, "limit": "100"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
 def check_api(stack: Stack, shops: DemoShops) -> dict[str, Any]:
     """What a support agent's client reads from the served API: each shop's waiting queue."""
     health = requests.get(f"{stack.app_url}/healthz", timeout=10)
     queue: list[dict[str, Any]] = []
     statuses = []
-    for platform, token in (
-        ("shopify", shops.shopify_token),
-        ("woocommerce", shops.woocommerce_token),
-    ):
-        answer = requests.get(
-            f"{stack.app_url}/api/v1/backorders",
-            params={"status": "waiting", "limit": 100},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
+    for platform, token in shops.tokens():
+        answer = _api(stack, token, "backorders", status="waiting")
         statuses.append(answer.status_code)
         items = answer.json()["items"] if answer.ok else []
         rows = sorted(items, key=lambda r: (r["sku"], r["queue_position"]))
@@ -476,16 +482,8 @@ def check_storefront(stack: Stack, shops: DemoShops, found: dict[str, Any]) -> d
     page of an oversold item shows through the storefront endpoint."""
     _writes_settled(stack.runtime)
     sent: dict[str, dict[str, int]] = {}
-    for platform, token in (
-        ("shopify", shops.shopify_token),
-        ("woocommerce", shops.woocommerce_token),
-    ):
-        answer = requests.get(
-            f"{stack.app_url}/api/v1/store-writes",
-            params={"status": "sent", "limit": 100},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
+    for platform, token in shops.tokens():
+        answer = _api(stack, token, "store-writes", status="sent")
         kinds: dict[str, int] = {}
         for row in answer.json()["items"] if answer.ok else []:
             kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1

@@ -175,3 +175,19 @@ def add_sandbox_woocommerce(runtime: Runtime, woo: Any) -> int:
                 "webhook_secret": "Sandbox0Webhook0Secret0123456789",
             },
         ).id
+
+
+def add_sandbox_shopify(runtime: Runtime, running: Any) -> int:
+    """The Shopify sandbox as a shop, by its pre-issued token (a merchant's custom app)."""
+    with runtime.db.transaction() as session:
+        return add_shop(
+            session,
+            runtime.clock,
+            runtime.vault,
+            platform="shopify",
+            domain=running.shop,
+            credentials={
+                "access_token": running.access_token,
+                "admin_base_url": running.admin_base_url,
+            },
+        ).id

@@ -10,7 +10,6 @@ import pytest
 
 from connector.models import Shop, Variant
 from connector.runtime import Runtime
-from connector.services.shops import add_shop
 from connector.services.sync import run_sync_for
 from sandbox.shopify.ids import gid
 from sandbox.shopify.seed import seed
@@ -18,6 +17,7 @@ from sandbox.shopify.server import RunningShopify, start
 from sandbox.shopify.store import ShopifyStore
 from tests.conftest import test_settings
 from tests.engine_helpers import backorders
+from tests.shops import add_sandbox_shopify
 
 
 @pytest.fixture
@@ -36,21 +36,6 @@ def shopify(runtime: Runtime) -> Iterator[RunningShopify]:
     running.stop()
 
 
-def _install(runtime: Runtime, running: RunningShopify) -> int:
-    with runtime.db.transaction() as session:
-        return add_shop(
-            session,
-            runtime.clock,
-            runtime.vault,
-            platform="shopify",
-            domain=running.shop,
-            credentials={
-                "access_token": running.access_token,
-                "admin_base_url": running.admin_base_url,
-            },
-        ).id
-
-
 def row_key(runtime: Runtime, order_gid: str) -> str:
     """The external id of the (single) line of the order the sandbox placed."""
     from sqlalchemy import select
@@ -66,7 +51,7 @@ def row_key(runtime: Runtime, order_gid: str) -> str:
 def test_an_oversold_order_becomes_a_backorder_and_a_restock_makes_it_ready(
     runtime: Runtime, shopify: RunningShopify
 ) -> None:
-    shop_id = _install(runtime, shopify)
+    shop_id = add_sandbox_shopify(runtime, shopify)
     first = run_sync_for(runtime, shop_id, full=True)
     assert first.records["products"] == len(shopify.store.products)
     with runtime.db.transaction() as session:

@@ -18,7 +18,6 @@ from connector.clock import FrozenClock
 from connector.db import Database
 from connector.models import Order, StoreWrite
 from connector.runtime import Runtime, build_runtime
-from connector.services.shops import add_shop
 from connector.services.sync import run_sync_for
 from sandbox.shopify.seed import seed
 from sandbox.shopify.server import RunningShopify
@@ -28,7 +27,7 @@ from sandbox.woocommerce.server import RunningWoo
 from sandbox.woocommerce.server import start as start_woo
 from sandbox.woocommerce.store import WooStore
 from tests.conftest import test_settings
-from tests.shops import add_sandbox_woocommerce
+from tests.shops import add_sandbox_shopify, add_sandbox_woocommerce
 
 SHOPIFY_SECRET = (
     "shpss_" + "5eed" * 8
@@ -98,18 +97,7 @@ class Harness:
 
 
 def install_shopify(runtime: Runtime, running: RunningShopify) -> Harness:
-    with runtime.db.transaction() as session:
-        shop_id = add_shop(
-            session,
-            runtime.clock,
-            runtime.vault,
-            platform="shopify",
-            domain=running.shop,
-            credentials={
-                "access_token": running.access_token,
-                "admin_base_url": running.admin_base_url,
-            },
-        ).id
+    shop_id = add_sandbox_shopify(runtime, running)
     harness = Harness(runtime, shop_id)
     harness.sync(full=True)
     return harness
