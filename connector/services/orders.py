@@ -98,7 +98,6 @@ class _Held:
 
 @dataclass
 class _Step:
-    position: int
     snapshot: StoreOrder
     touched: set[int]
     wave: int = 1
@@ -244,7 +243,7 @@ def _steps(
         touched |= {variant_id for variant_id in lines.values() if variant_id is not None}
         for line in snapshot.lines:
             lines[line.external_id] = variants.get(line.variant_external_id or "")
-        steps.append(_Step(position, snapshot, touched))
+        steps.append(_Step(snapshot, touched))
     return steps, stale
 
 

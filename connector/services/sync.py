@@ -5,7 +5,8 @@ page after the last one committed and nothing is read twice or skipped. An incre
 for what changed since the resource's watermark and before the moment the sync started; the
 watermark moves to that moment only when the walk completes, so a record changed during the sync
 is read by the next one. Orders go through `ingest_orders`, the same path as webhooks, so a missed
-webhook is repaired here with no special code; a page of orders is stored at once.
+webhook is repaired here with no special code; a page of orders is stored at once. The next
+pages are read from the store while the current one is stored (`PREFETCH_PAGES`).
 """
 
 from __future__ import annotations
