@@ -179,6 +179,10 @@ class PolicyWriter:
             # a new value even when the policy is the one we last sent.
             "store_had": variant.inventory_policy,
             "store_seen_at": seen.isoformat() if seen else None,
+            # A value is returned only when the store differs from the decision, so it must be
+            # sent even if it equals the last one sent (the store was changed back meanwhile,
+            # possibly within the second the platform's timestamps resolve).
+            "decided_at": self.clock.now().isoformat(),
         }
 
     def send(
