@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +45,7 @@ class PublishedEvent:
 
 
 Handler = Callable[[PublishedEvent], None]
+BatchHandler = Callable[[list[PublishedEvent]], None]
 
 
 @contextmanager
@@ -60,9 +61,21 @@ def event_transaction(db: Database, event: PublishedEvent) -> Iterator[Session]:
 class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._batch_handlers: list[tuple[frozenset[str], BatchHandler]] = []
 
     def subscribe(self, name: str, handler: Handler) -> None:
         self._handlers[name].append(handler)
+
+    def subscribe_batch(self, names: Iterable[str], handler: BatchHandler) -> None:
+        """`handler` gets every event named in `names` that one dispatch transaction hands
+        over, oldest first, in one call: a restock that readies 10,000 lines is then a few
+        set-based statements instead of 10,000 round trips."""
+        self._batch_handlers.append((frozenset(names), handler))
+
+    def _listened(self, name: str) -> bool:
+        return bool(self._handlers.get(name)) or any(
+            name in names for names, _ in self._batch_handlers
+        )
 
     def dispatch_pending(self, db: Database, batch: int = 1000) -> int:
         """Hand every undispatched event to its handlers, oldest first; returns how many."""
@@ -80,7 +93,7 @@ class EventBus:
                     # Several dispatchers share the work without handing one event out twice.
                     statement = statement.with_for_update(skip_locked=True)
                 rows = session.execute(statement).all()
-                wanted = [row.id for row in rows if self._handlers.get(row.name)]
+                wanted = [row.id for row in rows if self._listened(row.name)]
                 payloads = (
                     dict(
                         session.execute(
@@ -90,6 +103,7 @@ class EventBus:
                     if wanted
                     else {}
                 )
+                handed: list[PublishedEvent] = []
                 for row in rows:
                     if row.id not in payloads:
                         continue  # nobody listens for this kind: nothing to decode
@@ -97,8 +111,13 @@ class EventBus:
                         event = PublishedEvent(
                             row.id, index, row.shop_id, row.name, payload, session
                         )
-                        for handler in self._handlers[row.name]:
+                        handed.append(event)
+                        for handler in self._handlers.get(row.name, ()):
                             handler(event)
+                for names, batch_handler in self._batch_handlers:
+                    chosen = [event for event in handed if event.name in names]
+                    if chosen:
+                        batch_handler(chosen)
                 if rows:
                     session.execute(
                         events.update()

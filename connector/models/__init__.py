@@ -15,6 +15,7 @@ from connector.models.incoming import INCOMING_SOURCES, IncomingStock
 from connector.models.install import InstallNonce
 from connector.models.orders import Order, OrderLine
 from connector.models.outbox import Notification, StoreWrite
+from connector.models.service import MailTemplate, MerchantTask, OrderChange
 from connector.models.shops import PLATFORMS, ApiToken, Shop
 from connector.models.sync import SyncCursor
 
@@ -37,8 +38,11 @@ __all__ = [
     "IncomingStock",
     "InstallNonce",
     "InventoryLevel",
+    "MailTemplate",
+    "MerchantTask",
     "Notification",
     "Order",
+    "OrderChange",
     "OrderLine",
     "Product",
     "Shop",

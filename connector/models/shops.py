@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.models.base import Base, Id, IdMixin, Timestamps
@@ -55,6 +55,19 @@ class Shop(IdMixin, Timestamps, Base):
     # Most units that may wait at once; None: the incoming quantity (no cap where only the
     # lead time gives a date).
     backorder_cap: Mapped[int | None]
+
+    # Telling customers (connector/services/notify.py). Per message kind, "email" (the default
+    # for a kind not named), "platform" (the store tells the customer, e.g. a WooCommerce
+    # customer note) or "off".
+    mail_kinds: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Reply-To of every customer e-mail: replies reach the shop's support, not us.
+    support_email: Mapped[str | None] = mapped_column(String(320))
+    brand_color: Mapped[str] = mapped_column(String(16), default="#1f4e79")
+    logo_url: Mapped[str | None] = mapped_column(String(500))
+    # Comma-separated addresses of the merchant's daily digest; empty: no digest.
+    digest_recipients: Mapped[str] = mapped_column(String(1000), default="")
+    # A line waiting longer than this many days is listed in the digest.
+    digest_wait_days: Mapped[int] = mapped_column(default=7)
 
 
 class ApiToken(IdMixin, Timestamps, Base):
