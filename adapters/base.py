@@ -278,6 +278,34 @@ class StoreAdapter(Protocol):
         comes along because both platforms address a variant through its product."""
         ...
 
+    def get_order(self, order_external_id: str) -> StoreOrder:
+        """The order as the store has it now (the same StoreOrder values the order walk returns)."""
+        ...
+
+    def change_line(
+        self,
+        order_external_id: str,
+        line_external_id: str,
+        *,
+        keep_quantity: int,
+        add_variant_external_id: str | None = None,
+        add_quantity: int = 0,
+        staff_note: str = "",
+    ) -> StoreOrder:
+        """One edit of one order: the line reduced to keep_quantity (0 removes it), and optionally
+        another variant added (a customer switching to an alternative). The units taken off were
+        never shipped; they go back to stock where the platform tracks it. The customer is NOT
+        notified by the platform (we tell them). Returns the order as the store now has it.
+        Raises NotSupported where the platform cannot make this edit (the line is already
+        fulfilled, the order is in a state that cannot be edited) with a reason a merchant can
+        read; StoreError for other refusals."""
+        ...
+
+    def add_customer_note(self, order_external_id: str, note: str) -> None:
+        """A note the platform itself e-mails to the customer (WooCommerce: an order note with
+        customer_note true). Shopify has none: NotSupported."""
+        ...
+
     def register_webhook(self, topic: str, address: str) -> StoreWebhook: ...
 
     def list_webhooks(self) -> list[StoreWebhook]: ...

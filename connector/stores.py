@@ -58,6 +58,7 @@ def adapter_from(
             api_version=settings.SHOPIFY_API_VERSION,
             refresh=_token_refresh(runtime, shop_id, credentials),
             allow_private=settings.ALLOW_PRIVATE_STORE_URLS,
+            bucket=_shopify_bucket(runtime, domain),
             **retries,
         )
     if platform == "woocommerce":
@@ -72,6 +73,14 @@ def adapter_from(
             **retries,
         )
     raise ValueError(f"no adapter for platform {platform!r}")
+
+
+def _shopify_bucket(runtime: Runtime, domain: str) -> Any:
+    """The shop's rate-limit bucket, one per process: every job writing to the shop paces
+    against the same points (`adapters.shopify.transport.CostBucket`)."""
+    from adapters.shopify.transport import CostBucket
+
+    return runtime.rate_buckets.setdefault(domain, CostBucket())
 
 
 # ---------------------------------------------------------------------------- Shopify tokens

@@ -7,7 +7,8 @@ queries, so a page is always whole. A full walk of a large store (at least `bulk
 products, or orders, counted first) is one bulk export instead (`adapters/shopify/bulk.py`): the
 same `Page`s of the same values, with cursors that resume inside the export's file. Writes use
 only additive mutations: tagsAdd/tagsRemove (never orderUpdate, which overwrites the merchant's
-tags and note), app-owned metafields, fulfillment-order holds.
+tags and note), app-owned metafields, fulfillment-order holds. Changing what the customer ordered
+(a line reduced, removed or switched) is an order edit (`adapters/shopify/order_edits.py`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from adapters.netguard import guard_session, is_shopify_host
 from adapters.shopify import bulk, parse, queries, webhooks
 from adapters.shopify.clock import real_sleep, utc_now
 from adapters.shopify.oauth import OfflineToken, TokenKeeper, TokenRefresh, token_url
-from adapters.shopify.transport import GraphQLTransport, admin_base_url
+from adapters.shopify.order_edits import OrderEdits
+from adapters.shopify.transport import CostBucket, GraphQLTransport, admin_base_url
 
 METAFIELD_NAMESPACE = "$app:backorder"
 HOLD_HANDLE = "backorder-connector"
@@ -71,13 +73,15 @@ class ShopifyAdapter:
         bulk_threshold: int | None = queries.BULK_THRESHOLD,
         bulk_page_size: int = queries.BULK_RECORDS_PER_PAGE,
         bulk_poll: float = bulk.POLL_FIRST,
+        bucket: CostBucket | None = None,
     ) -> None:
         """`refresh`: an expiring token's refresh token, expiry and where to store a new pair.
 
         `allow_private=False` (the default; ALLOW_PRIVATE_STORE_URLS off) sends requests to an
         admin URL that is not Shopify's own `*.myshopify.com` only over https and only if its host
         resolves to public addresses. Pass `allow_private=True` to reach a local or private admin
-        URL (development, the sandbox).
+        URL (development, the sandbox). `bucket`: the shop's rate-limit bucket as the other
+        adapters of this process for the same shop share it (see `transport.CostBucket`).
         """
         self.shop_domain = shop
         url = _admin_url(admin_base_url, shop, api_version)
@@ -102,6 +106,7 @@ class ShopifyAdapter:
             tokens=TokenKeeper(
                 token, refresh=refresh, url=token_url(url), session=token_session, sleep=sleep
             ),
+            bucket=bucket,
         )
         # A full walk of at least `bulk_threshold` products (or orders) is a bulk export; None:
         # always page. The export's file is fetched through the same session, without the token.
@@ -109,6 +114,7 @@ class ShopifyAdapter:
         self.bulk_page_size = bulk_page_size
         self._sizes: dict[str, int] = {}  # productsCount / ordersCount as `shop()` last read them
         self.bulk = bulk.BulkExport(self._run, self.transport.session, sleep, poll_first=bulk_poll)
+        self.edits = OrderEdits(self._run, sleep)
 
     # ------------------------------------------------------------------ reads
     def shop(self) -> StoreShop:
@@ -301,6 +307,40 @@ class ShopifyAdapter:
             "Shopify orders have a single note field that we would overwrite; "
             "use set_order_data (metafields) and tags instead"
         )
+
+    def add_customer_note(self, order_external_id: str, note: str) -> None:
+        """Shopify has no note it e-mails to the customer; the connector e-mails them itself."""
+        raise NotSupported(
+            "Shopify has no customer-facing order note; the customer is e-mailed by us instead"
+        )
+
+    def get_order(self, order_external_id: str) -> StoreOrder:
+        node = self._run(queries.ORDER, id=order_external_id, lines=queries.LINES_PER_ORDER)
+        if node["order"] is None:
+            raise StoreError(f"order {order_external_id} not found")
+        return self._order(node["order"])
+
+    def change_line(
+        self,
+        order_external_id: str,
+        line_external_id: str,
+        *,
+        keep_quantity: int,
+        add_variant_external_id: str | None = None,
+        add_quantity: int = 0,
+        staff_note: str = "",
+    ) -> StoreOrder:
+        """An order edit (or, for an order left with nothing, a cancellation): see
+        `adapters.shopify.order_edits`. Returns the order read back after the change."""
+        self.edits.change(
+            self.get_order(order_external_id),
+            line_external_id,
+            keep_quantity=keep_quantity,
+            add_variant_external_id=add_variant_external_id,
+            add_quantity=add_quantity,
+            staff_note=staff_note,
+        )
+        return self.get_order(order_external_id)
 
     def set_order_data(self, order_external_id: str, key: str, value: dict[str, Any]) -> None:
         self._set_metafield(order_external_id, key, value)

@@ -416,3 +416,80 @@ def bulk_products(search: str | None) -> str:
 def bulk_orders(search: str | None) -> str:
     """The bulk document for every order (with its lines) matching `search`."""
     return _BULK_ORDERS % _search_argument(search)
+
+
+# ---- order edits (adapters/shopify/order_edits.py) ----------------------------------------------
+# One edit is begin → set quantity (→ add variant) → commit. A CalculatedLineItem carries the
+# numeric id of the LineItem it stands for (`gid://shopify/CalculatedLineItem/<n>` for
+# `gid://shopify/LineItem/<n>`); CalculatedOrder.lineItems lists the order's lines as the edit
+# sees them, at most `CALCULATED_LINES` of them in one answer.
+CALCULATED_LINES = 250
+
+ORDER_EDIT_BEGIN = """
+mutation OrderEditBegin($id: ID!, $lines: Int!) {
+  orderEditBegin(id: $id) {
+    calculatedOrder {
+      id
+      lineItems(first: $lines) {
+        nodes { id quantity editableQuantity variant { id } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    userErrors { field message }
+  }
+}
+"""
+
+ORDER_EDIT_SET_QUANTITY = """
+mutation OrderEditSetQuantity($id: ID!, $lineItemId: ID!, $quantity: Int!, $restock: Boolean) {
+  orderEditSetQuantity(id: $id, lineItemId: $lineItemId, quantity: $quantity, restock: $restock) {
+    calculatedLineItem { id quantity }
+    userErrors { field message }
+  }
+}
+"""
+
+ORDER_EDIT_ADD_VARIANT = """
+mutation OrderEditAddVariant(
+  $id: ID!, $variantId: ID!, $quantity: Int!, $allowDuplicates: Boolean
+) {
+  orderEditAddVariant(
+    id: $id, variantId: $variantId, quantity: $quantity, allowDuplicates: $allowDuplicates
+  ) {
+    calculatedLineItem { id quantity }
+    userErrors { field message }
+  }
+}
+"""
+
+ORDER_EDIT_COMMIT = """
+mutation OrderEditCommit($id: ID!, $notifyCustomer: Boolean, $staffNote: String) {
+  orderEditCommit(id: $id, notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
+    order { id }
+    userErrors { field message }
+  }
+}
+"""
+
+# 2025-01: `refund: Boolean!` (later versions replace it by `refundMethod`).
+ORDER_CANCEL = """
+mutation OrderCancel(
+  $orderId: ID!, $refund: Boolean!, $restock: Boolean!, $reason: OrderCancelReason!,
+  $notifyCustomer: Boolean, $staffNote: String
+) {
+  orderCancel(
+    orderId: $orderId, refund: $refund, restock: $restock, reason: $reason,
+    notifyCustomer: $notifyCustomer, staffNote: $staffNote
+  ) {
+    job { id done }
+    orderCancelUserErrors { field message code }
+  }
+}
+"""
+
+# orderCancel runs as a job: polled until done before the order is read back.
+JOB = """
+query Job($id: ID!) {
+  job(id: $id) { id done }
+}
+"""

@@ -3,8 +3,11 @@
 Shopify meters GraphQL by calculated cost in a leaky bucket per app and shop. Each answer reports
 the bucket (`extensions.cost.throttleStatus`), so we remember it and, before sending a query whose
 cost (as last requested for the same document) exceeds what should be available by now, sleep
-exactly the time the bucket needs to refill: pacing instead of being throttled. A THROTTLED answer
-still happens (another app drains the shared bucket) and is retried after the restore time.
+exactly the time the bucket needs to refill: pacing instead of being throttled. The bucket is
+the shop's, not one transport's: the worker threads of one process writing to the same shop share
+one `CostBucket` and take points from it before they send, so they queue behind each other
+instead of all spending the same points. A THROTTLED answer still happens (another app or process
+drains the shop's bucket) and is retried after the restore time.
 Transient HTTP failures (429, 5xx, connection errors, timeouts) are retried with exponential
 backoff and jitter, honouring Retry-After; 401/403 mean the token is gone, so we stop at once,
 except that an expiring token (a `TokenKeeper` with a refresh token) is renewed once on a 401
@@ -15,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +56,45 @@ class ThrottleStatus:
         return missing / self.restore_rate if missing > 0 else 0.0
 
 
+class CostBucket:
+    """One shop's bucket as this process sees it, shared by its transports for that shop.
+
+    Shopify's figure counts the requests it has answered; points taken for requests still in
+    flight are subtracted from it, so a thread reading the bucket while another's request is
+    on the wire does not spend the same points again. What each document last cost is shared
+    too: a job's first query of a kind is paced by what the last job's cost.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.status: ThrottleStatus | None = None
+        self.costs: dict[str, float] = {}  # last requested cost per document
+        self._in_flight = 0.0
+
+    def take(self, cost: float, now: datetime) -> tuple[float, float]:
+        """Take `cost` points for a request about to be sent: (seconds to wait first, points
+        taken). They are taken before the wait, so the next caller waits its turn behind them."""
+        with self._lock:
+            status = self.status
+            if status is None or status.restore_rate <= 0:
+                return 0.0, 0.0
+            cost = min(cost, status.maximum)
+            self._in_flight += cost
+            available = status.projected(now)
+            self.status = replace(status, available=available - cost, observed_at=now)
+            return max(cost - available, 0.0) / status.restore_rate, cost
+
+    def landed(self, taken: float) -> None:
+        """The request that took `taken` points was answered (or failed): no longer in flight."""
+        with self._lock:
+            self._in_flight = max(self._in_flight - taken, 0.0)
+
+    def observe(self, status: ThrottleStatus) -> None:
+        """Shopify's figure, less what other requests in flight have taken."""
+        with self._lock:
+            self.status = replace(status, available=status.available - self._in_flight)
+
+
 def admin_base_url(template: str, shop: str, version: str) -> str:
     """Fill `{shop}`/`{version}` if the template has them (the sandbox gives a full URL)."""
     if "{shop}" in template or "{version}" in template:
@@ -76,6 +119,7 @@ class GraphQLTransport:
         backoff_max: float = 30.0,
         jitter: Callable[[], float] = random.random,
         tokens: TokenKeeper | None = None,
+        bucket: CostBucket | None = None,
     ) -> None:
         self.url = f"{base_url.rstrip('/')}/graphql.json"
         self.session = session or requests.Session()
@@ -95,8 +139,8 @@ class GraphQLTransport:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.jitter = jitter
-        self.status: ThrottleStatus | None = None
-        self.requested_cost: dict[str, float] = {}  # last requested cost per document
+        self.bucket = bucket or CostBucket()
+        self.requested_cost = self.bucket.costs
         self.throttled_count = 0  # THROTTLED answers absorbed (for metrics and tests)
 
     def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -104,11 +148,8 @@ class GraphQLTransport:
         failures = 0
         throttled = 0
         renewed = False  # an expiring token is renewed at most once per call after a 401
-        waited = False  # just slept for the restore: pacing again would wait twice
         while True:
-            if not waited:
-                self._pace(query)
-            waited = False
+            taken = self._pace(query)
             token = self._authorize()
             try:
                 response = self.session.post(
@@ -118,6 +159,8 @@ class GraphQLTransport:
                 failures += 1
                 self._backoff_or_raise(failures, None, f"connection failed: {exc}")
                 continue
+            finally:
+                self.bucket.landed(taken)
             code = response.status_code
             if code == 401 and not renewed:
                 renewed = True
@@ -139,9 +182,9 @@ class GraphQLTransport:
                 self.throttled_count += 1
                 if throttled > self.max_throttled:
                     raise StoreError(f"still throttled after {self.max_throttled} waits")
-                self.sleep(self._restore_wait(cost))
-                waited = True
-                continue
+                if cost is None:  # nothing to pace the retry by: wait a second of restore
+                    self.sleep(self.backoff_base if self.status is None else 1.0)
+                continue  # paced by the bucket Shopify just reported: exactly the refill
             if errors:
                 raise StoreError(_messages(errors))
             data = body.get("data")
@@ -156,39 +199,40 @@ class GraphQLTransport:
         return token
 
     # ------------------------------------------------------------------ pacing
-    def _pace(self, query: str) -> None:
+    @property
+    def status(self) -> ThrottleStatus | None:
+        return self.bucket.status
+
+    def _pace(self, query: str) -> float:
+        """Wait until the bucket holds what `query` last cost; the points taken for it."""
         cost = self.requested_cost.get(query)
-        if cost is None or self.status is None:
-            return
-        wait = self.status.wait_for(cost, self.now())
+        if cost is None:
+            return 0.0
+        wait, taken = self.bucket.take(cost, self.now())
         if wait > 0:
             self.sleep(wait)
+        return taken
 
     def _observe(self, query: str, body: dict[str, Any]) -> float | None:
-        """Remember the bucket and this document's requested cost from `extensions.cost`."""
+        """Remember the bucket and this document's requested cost from `extensions.cost`. The
+        figure is dated when the answer came, the latest Shopify can have counted it: projected
+        from an earlier time it would promise points not yet there."""
         cost = (body.get("extensions") or {}).get("cost") or {}
         status = cost.get("throttleStatus") or {}
         with contextlib.suppress(KeyError, TypeError, ValueError):  # no status: keep the last
-            self.status = ThrottleStatus(
-                float(status["maximumAvailable"]),
-                float(status["currentlyAvailable"]),
-                float(status["restoreRate"]),
-                self.now(),
+            self.bucket.observe(
+                ThrottleStatus(
+                    float(status["maximumAvailable"]),
+                    float(status["currentlyAvailable"]),
+                    float(status["restoreRate"]),
+                    self.now(),
+                )
             )
         requested = cost.get("requestedQueryCost")
         if isinstance(requested, int | float):
             self.requested_cost[query] = float(requested)
             return float(requested)
         return None
-
-    def _restore_wait(self, requested: float | None) -> float:
-        """After THROTTLED: exactly the refill time for the query, else one second of restore."""
-        if self.status is None:
-            return self.backoff_base
-        if requested is None:
-            return 1.0
-        wait = self.status.wait_for(requested, self.now())
-        return wait if wait > 0 else 1.0 / max(self.status.restore_rate, 1.0)
 
     # ------------------------------------------------------------------ retries
     def _backoff_or_raise(

@@ -35,6 +35,7 @@ from adapters.base import (
 from adapters.woocommerce import webhooks
 from adapters.woocommerce.client import WooClient, WooRequestError
 from adapters.woocommerce.clock import utc_now
+from adapters.woocommerce.order_edits import OrderEdits
 from adapters.woocommerce.orders import refunds_needed, store_order
 from adapters.woocommerce.products import store_product
 from adapters.woocommerce.retry import Backoff
@@ -89,6 +90,7 @@ class WooCommerceAdapter:
         # variation needs its parent (PUT /products/<parent>/variations/<id>).
         self._parents: dict[str, str] = {}
         self._variations = Variations(self.client)
+        self.edits = OrderEdits(self.client, self._parent_of)
 
     # ------------------------------------------------------------------ reads
     def shop(self) -> StoreShop:
@@ -176,6 +178,40 @@ class WooCommerceAdapter:
         if refunds_needed(order):
             refunds = self.client.all(f"orders/{order['id']}/refunds")
         return store_order(order, refunds)
+
+    def get_order(self, order_external_id: str) -> StoreOrder:
+        order = self.client.get(f"orders/{order_external_id}")
+        if not isinstance(order, dict):
+            raise StoreError(f"orders/{order_external_id}: expected a JSON object")
+        return self.read_order(order)
+
+    # ------------------------------------------------------------------ order changes
+    def change_line(
+        self,
+        order_external_id: str,
+        line_external_id: str,
+        *,
+        keep_quantity: int,
+        add_variant_external_id: str | None = None,
+        add_quantity: int = 0,
+        staff_note: str = "",
+    ) -> StoreOrder:
+        """`PUT orders/<id>` line items (see `adapters.woocommerce.order_edits`)."""
+        order = self.client.get(f"orders/{order_external_id}")
+        updated = self.edits.change(
+            order,
+            line_external_id,
+            keep_quantity=keep_quantity,
+            add_variant_external_id=add_variant_external_id,
+            add_quantity=add_quantity,
+            staff_note=staff_note,
+        )
+        return self.read_order(updated if updated is not None else order)
+
+    def add_customer_note(self, order_external_id: str, note: str) -> None:
+        """A customer note: WooCommerce e-mails it to the order's billing address itself."""
+        body = {"note": note, "customer_note": True}
+        self.client.post(f"orders/{order_external_id}/notes", body)
 
     # ------------------------------------------------------------------ order write-backs
     def add_order_note(self, order_external_id: str, note: str) -> None:

@@ -212,6 +212,7 @@ class Order:
     note: str | None = None
     cancelledAt: datetime | None = None
     cancelReason: str | None = None
+    staff_note: str | None = None  # the cancellation's staff note (not shown to customers)
     displayFinancialStatus: str = "PAID"
     customerLocale: str = "en"  # the buyer's checkout locale (webhooks: customer_locale)
     fulfillment_order_numbers: list[int] = field(default_factory=list)

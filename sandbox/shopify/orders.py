@@ -162,18 +162,27 @@ class OrderScenarios:
     def order_of(self: ShopifyStore, gid: str) -> Order:
         return self.require(gid, "Order")
 
-    def cancel_order(self: ShopifyStore, gid: str, reason: str = "CUSTOMER") -> Order:
-        """Merchant cancels with restock → orders/cancelled, orders/updated, levels."""
+    def cancel_order(
+        self: ShopifyStore,
+        gid: str,
+        reason: str = "CUSTOMER",
+        *,
+        restock: bool = True,
+        refund: bool = True,
+        staff_note: str | None = None,
+    ) -> Order:
+        """Merchant cancels (with restock unless told not to: the units then leave stock) →
+        orders/cancelled, orders/updated, levels. Without `refund` a paid order stays paid."""
         with self.lock:
             order = self.order_of(gid)
             if order.cancelledAt is not None:
-                raise SandboxError("Order has already been cancelled")
+                raise SandboxError("Order has already been cancelled", code="INVALID")
             now = self.clock()
             touched = []
             for line in order.lines:
                 unfulfilled = line.currentQuantity - line.fulfilled
                 if unfulfilled > 0:
-                    touched.append(self._uncommit(line, unfulfilled, now))
+                    touched.append(self._take_off(line, unfulfilled, restock, now))
                 line.currentQuantity = line.fulfilled
             for fo in self._fos(order):
                 if fo.status in (*OPEN_STATES, "ON_HOLD", "SCHEDULED"):
@@ -181,9 +190,11 @@ class OrderScenarios:
                     for fo_line in fo.lines:
                         fo_line.remainingQuantity = 0
             order.cancelledAt, order.cancelReason, order.updatedAt = now, reason, now
-            order.displayFinancialStatus = (
-                "REFUNDED" if order.displayFinancialStatus == "PAID" else "VOIDED"
-            )
+            order.staff_note = staff_note
+            if refund or order.displayFinancialStatus != "PAID":
+                order.displayFinancialStatus = (
+                    "REFUNDED" if order.displayFinancialStatus == "PAID" else "VOIDED"
+                )
             event = str(uuid.uuid4())
             self.announce("orders/cancelled", payloads.order(self, order), event)
             self.announce("orders/updated", payloads.order(self, order), event)

@@ -136,6 +136,28 @@ def order_edit(store: ShopifyStore, record: Order, line: LineItem, delta: int) -
     }
 
 
+def order_edit_committed(
+    store: ShopifyStore,
+    record: Order,
+    additions: list[dict[str, int]],
+    removals: list[dict[str, int]],
+    staff_note: str | None,
+) -> dict[str, Any]:
+    """orders/edited body of a committed edit session (several lines at once)."""
+    return {
+        "order_edit": {
+            "id": store.ids.next(),
+            "app_id": None,
+            "created_at": local_time(store, store.clock()),
+            "notify_customer": False,
+            "order_id": record.number,
+            "staff_note": staff_note or "",
+            "user_id": None,
+            "line_items": {"additions": additions, "removals": removals},
+        }
+    }
+
+
 def inventory_level(store: ShopifyStore, level: InventoryLevel) -> dict[str, Any]:
     """inventory_levels/update body (exactly the sample's keys)."""
     return {

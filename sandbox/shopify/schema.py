@@ -20,7 +20,11 @@ from graphql import (
     build_client_schema,
 )
 
-from sandbox.shopify import mutations, resolvers  # noqa: F401  (they register their resolvers)
+from sandbox.shopify import (  # noqa: F401  (they register their resolvers)
+    mutations,
+    order_edit_mutations,
+    resolvers,
+)
 from sandbox.shopify.registry import make_resolver, resolve_type
 
 SCHEMA_ENV = "SANDBOX_SHOPIFY_SCHEMA"

@@ -33,6 +33,7 @@ from sandbox.shopify.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from sandbox.shopify.order_edits import OrderEditScenarios, OrderEditSession
 from sandbox.shopify.orders import OrderScenarios
 
 Clock = Callable[[], datetime]
@@ -43,7 +44,7 @@ METAFIELD_OWNERS = {"Order", "Product", "ProductVariant"}
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 
 
-class ShopifyStore(OrderScenarios):
+class ShopifyStore(OrderScenarios, OrderEditScenarios):
     """State of ONE shop plus the scenario methods that change it as the merchant would."""
 
     def __init__(
@@ -70,6 +71,7 @@ class ShopifyStore(OrderScenarios):
         self.orders: dict[int, Order] = {}
         self.line_to_order: dict[int, int] = {}
         self.fulfillment_orders: dict[int, FulfillmentOrder] = {}
+        self.order_edits: dict[int, OrderEditSession] = {}  # CalculatedOrders by number
         self.metafields: dict[tuple[str, str, str], Metafield] = {}
         self.subscriptions: dict[int, WebhookSubscription] = {}
         self.bulk_operations: dict[int, BulkOperation] = {}

@@ -66,6 +66,18 @@ class LineItem:
     sku: str = ""
     meta_data: list[Meta] = field(default_factory=list)
     reduced_stock: int = 0
+    # Stored line totals, as WooCommerce keeps them: set when the line is made (price x quantity)
+    # and only rewritten when a client sends them; a REST quantity change leaves them alone.
+    subtotal: float | None = None
+    total: float | None = None
+
+    @property
+    def line_subtotal(self) -> float:
+        return self.price * self.quantity if self.subtotal is None else self.subtotal
+
+    @property
+    def line_total(self) -> float:
+        return self.price * self.quantity if self.total is None else self.total
 
 
 @dataclass(slots=True)

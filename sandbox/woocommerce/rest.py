@@ -208,7 +208,10 @@ def line_item_json(i: LineItem | RefundItem, *, private_meta: bool) -> dict[str,
     """A line as `get_order_item_data` shows it. An order hides meta whose key starts with `_`;
     a refund's lines (negative quantity and totals) show every meta, `_refunded_item_id`
     included."""
-    total = f"{i.price * i.quantity:.2f}"
+    subtotal = getattr(i, "line_subtotal", i.price * i.quantity)
+    total = getattr(i, "line_total", i.price * i.quantity)
+    # `get_item_total`: the stored total per unit, not the product's current price.
+    price = total / i.quantity if i.quantity else i.price
     return {
         "id": i.id,
         "name": i.name,
@@ -216,9 +219,9 @@ def line_item_json(i: LineItem | RefundItem, *, private_meta: bool) -> dict[str,
         "variation_id": i.variation_id,
         "quantity": i.quantity,
         "tax_class": "",
-        "subtotal": total,
+        "subtotal": f"{subtotal:.2f}",
         "subtotal_tax": "0.00",
-        "total": total,
+        "total": f"{total:.2f}",
         "total_tax": "0.00",
         "taxes": [],
         "meta_data": [
@@ -233,7 +236,7 @@ def line_item_json(i: LineItem | RefundItem, *, private_meta: bool) -> dict[str,
             if private_meta or not m.key.startswith("_")
         ],
         "sku": i.sku,
-        "price": _number(i.price),
+        "price": _number(price),
     }
 
 

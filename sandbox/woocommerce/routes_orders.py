@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response
 
 from .errors import WooError
+from .order_lines import update_lines
 from .query import date_filter, id_list, order_items
 from .rest import API, note_json, order_json, refund_json
 from .routes_catalog import _try, check_batch_size
@@ -127,26 +128,8 @@ def _create(s: WooStore, data: dict[str, Any]) -> Any:
 
 def _update(s: WooStore, oid: int, data: dict[str, Any]) -> Any:
     order = s.order(oid)
-    for li in data.get("line_items") or []:
-        if li.get("id"):
-            # REST edits do not adjust stock (only the admin screen does).
-            s.edit_order_quantity(
-                oid, int(li["id"]), int(li.get("quantity", 0)), adjust_stock=False
-            )
-        elif li.get("product_id"):
-            target = s.products.get(int(li.get("variation_id") or li["product_id"]))
-            if target is None:
-                raise WooError(
-                    "woocommerce_rest_invalid_product_id", "Product ID provided is invalid.", 400
-                )
-            order.line_items.append(
-                s._line(
-                    target,
-                    int(li["product_id"]),
-                    int(li.get("variation_id") or 0),
-                    int(li.get("quantity", 1)),
-                )
-            )
+    if isinstance(data.get("line_items"), list):
+        update_lines(s, order, data["line_items"])
     if data.get("customer_note") is not None:
         order.customer_note = str(data["customer_note"])
     if data.get("billing"):

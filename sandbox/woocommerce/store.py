@@ -120,6 +120,8 @@ class WooStore:
         self.products: dict[int, Product] = {}
         self.orders: dict[int, Order] = {}
         self.notes: dict[int, Note] = {}
+        # E-mails the store sent to customers (WooCommerce's `customer_note` e-mail), oldest first.
+        self.customer_emails: list[dict[str, Any]] = []
         self.refunds: dict[int, Refund] = {}
         self.webhooks: dict[int, Webhook] = {}
         self.keys: dict[int, ApiKey] = {}
@@ -570,6 +572,17 @@ class WooStore:
             self.order(order_id)
             n = Note(self.next_id("note"), order_id, note, customer_note, author, self.now())
             self.notes[n.id] = n
+            if customer_note:  # WC_Email_Customer_Note: "A note has been added to your order"
+                self.customer_emails.append(
+                    {
+                        "order_id": order_id,
+                        "to": self.orders[order_id].billing.get("email", ""),
+                        "kind": "customer_note",
+                        "subject": f"Note added to your order #{order_id}",
+                        "body": note,
+                        "sent_at": n.date_created,
+                    }
+                )
             return n
 
     def refund_order(
@@ -860,7 +873,7 @@ def _address(email: str) -> dict[str, str]:
 
 def order_total(order: Order) -> str:
     """Lines plus shipping, two decimals (no tax in the sandbox)."""
-    lines = sum(i.price * i.quantity for i in order.line_items)
+    lines = sum(i.line_total for i in order.line_items)
     shipping = sum(float(s["total"]) for s in order.shipping_lines)
     return f"{lines + shipping:.2f}"
 
