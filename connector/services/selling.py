@@ -53,6 +53,7 @@ EVENTS = (
 )
 MAX_PROMISE_DAYS = 365
 MAX_CAP = 1_000_000
+_IDS_AT_ONCE = 500  # ids per IN (...): well under every bound-parameter limit
 _UNKNOWN = NextUnit(eta=None, eta_source=None, available=0, waiting=0, incoming=0)
 
 
@@ -221,17 +222,57 @@ def request(runtime: Runtime, session: Session, shop_id: int, variant_ids: Itera
     """Ask for the variants (and those sharing their stock) to be re-decided; how many.
 
     Nothing is asked for a shop that has not opted in or is not active."""
-    shop = session.get(Shop, shop_id)
-    if shop is None or shop.status != "active" or not shop.sell_on_backorder:
-        return 0
-    targets: set[int] = set()
-    for variant_id in variant_ids:
-        variant = session.get(Variant, variant_id)
-        if variant is not None and variant.shop_id == shop_id:
-            targets.update(v.id for v in stock_pool(session, variant))
-    for variant_id in sorted(targets):
-        store_writes.request(runtime, session, shop_id, KIND, str(variant_id))
-    return len(targets)
+    return request_many(runtime, session, {shop_id: set(variant_ids)})
+
+
+def request_many(runtime: Runtime, session: Session, variant_ids: dict[int, set[int]]) -> int:
+    """`request` for many shops' variants at once (variant ids by shop id); how many asked.
+
+    A restock's dispatch names one variant thousands of times: its stock pool is read once,
+    and all the writes are asked for in one `store_writes.request_many`."""
+    opted_in = set(
+        session.scalars(
+            select(Shop.id).where(
+                Shop.id.in_(sorted(variant_ids)),
+                Shop.status == "active",
+                Shop.sell_on_backorder.is_(True),
+            )
+        )
+    )
+    wanted: list[store_writes.Wanted] = []
+    for shop_id in sorted(opted_in):
+        targets = _pools(session, shop_id, sorted(variant_ids[shop_id]))
+        wanted.extend((shop_id, KIND, str(variant_id), None) for variant_id in sorted(targets))
+    store_writes.request_many(runtime, session, wanted)
+    return len(wanted)
+
+
+def _pools(session: Session, shop_id: int, variant_ids: list[int]) -> set[int]:
+    """The shop's variants among `variant_ids`, and every variant sharing stock with one."""
+    found: set[int] = set()
+    items: set[str] = set()
+    for start in range(0, len(variant_ids), _IDS_AT_ONCE):
+        rows = session.execute(
+            select(Variant.id, Variant.inventory_item_external_id).where(
+                Variant.id.in_(variant_ids[start : start + _IDS_AT_ONCE]),
+                Variant.shop_id == shop_id,
+            )
+        )
+        for variant_id, item in rows:
+            found.add(variant_id)
+            if item is not None:
+                items.add(item)
+    shared = sorted(items)
+    for start in range(0, len(shared), _IDS_AT_ONCE):
+        found.update(
+            session.scalars(
+                select(Variant.id).where(
+                    Variant.shop_id == shop_id,
+                    Variant.inventory_item_external_id.in_(shared[start : start + _IDS_AT_ONCE]),
+                )
+            )
+        )
+    return found
 
 
 def reevaluate_shop(runtime: Runtime, shop_id: int) -> int:
@@ -324,13 +365,17 @@ def hand_back(runtime: Runtime, session: Session, shop_id: int | None, variant_i
 # ---- subscriptions -----------------------------------------------------------------------------
 
 
-def on_event(runtime: Runtime, event: PublishedEvent) -> None:
-    """A variant's queue, stock or incoming stock changed: re-decide it (and its pool)."""
-    variant_id = event.payload.get("variant_id")
-    if variant_id is None:
+def on_events(runtime: Runtime, events: list[PublishedEvent]) -> None:
+    """Variants' queues, stock or incoming stock changed: re-decide them (and their pools)."""
+    wanted: dict[int, set[int]] = {}
+    for event in events:
+        variant_id = event.payload.get("variant_id")
+        if variant_id is not None:
+            wanted.setdefault(event.shop_id, set()).add(int(variant_id))
+    if not wanted:
         return
-    with event_transaction(runtime.db, event) as session:
-        request(runtime, session, event.shop_id, [int(variant_id)])
+    with event_transaction(runtime.db, events[0]) as session:
+        request_many(runtime, session, wanted)
 
 
 def subscribe(runtime: Runtime) -> None:
@@ -339,5 +384,4 @@ def subscribe(runtime: Runtime) -> None:
 
     store_writes.register_writer(KIND, PolicyWriter(runtime.clock))
     jobs.register(SHOP_JOB, reevaluate_shop)
-    for name in EVENTS:
-        runtime.bus.subscribe(name, lambda event: on_event(runtime, event))
+    runtime.bus.subscribe_batch(EVENTS, lambda events: on_events(runtime, events))

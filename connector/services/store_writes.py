@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from adapters.base import NeedsReauthorization, NotSupported, StoreAdapter
@@ -43,6 +43,10 @@ ATTEMPTS_PER_TRY = 2
 CLAIM = timedelta(minutes=5)  # a send taking longer than this is presumed dead and taken again
 STRAGGLER_AGE = timedelta(seconds=30)
 SWEEP_BATCH = 1000
+_KEYS_AT_ONCE = 500  # coalesce keys per IN (...): well under every bound-parameter limit
+
+# What `request_many` is asked for: (shop id, kind, target, order id or None).
+Wanted = tuple[int, str, str, int | None]
 
 
 class Writer(Protocol):
@@ -108,37 +112,96 @@ def request(
     A write of the same kind and target still waiting takes this request too (coalescing); one
     already being sent does not, since it may have read the state before this change.
     """
-    key = coalesce_key(kind, target)
-    # One restock can raise thousands of events for one variant in one dispatch: ask once.
+    asked = request_many(runtime, session, [(shop_id, kind, target, order_id)])
+    return asked[(shop_id, coalesce_key(kind, target))]
+
+
+def request_many(
+    runtime: Runtime, session: Session, wanted: Iterable[Wanted]
+) -> dict[tuple[int, str], int]:
+    """`request` for many (shop id, kind, target, order id) at once; write ids by (shop id,
+    coalesce key).
+
+    A dispatch of a 10,000-line restock asks for thousands of writes, most of them the same
+    few: asked one at a time that was a SELECT and an INSERT each, in the transaction that holds
+    SQLite's write lock. Here it is one SELECT of the waiting writes per chunk of keys and one
+    multi-row INSERT of the missing ones, whatever the number of requests.
+    """
+    # Asked earlier in this transaction: the write is still ours and still waiting.
     asked: dict[tuple[int, str], int] = session.info.setdefault("store_writes_asked", {})
-    if (shop_id, key) in asked:
-        return asked[(shop_id, key)]
-    waiting = session.scalar(
-        select(StoreWrite.id)
-        .where(
-            StoreWrite.shop_id == shop_id,
-            StoreWrite.coalesce_key == key,
-            StoreWrite.status == "pending",
-        )
-        .limit(1)
+    found: dict[tuple[int, str], int] = {}
+    fresh: dict[tuple[int, str], Wanted] = {}
+    for shop_id, kind, target, order_id in wanted:
+        key = (shop_id, coalesce_key(kind, target))
+        if key in asked:
+            found[key] = asked[key]
+        elif key not in fresh:
+            fresh[key] = (shop_id, kind, target, order_id)
+    if not fresh:
+        return found
+    waiting = _waiting(session, list(fresh))
+    missing = [fresh[key] for key in fresh if key not in waiting]
+    created = _insert(session, runtime.clock.now(), missing) if missing else {}
+    asked.update(waiting)
+    asked.update(created)
+    if created:
+        ids = sorted(created.values())
+
+        def wake() -> None:
+            for write_id in ids:
+                runtime.jobs.enqueue(JOB, write_id, key=job_key(write_id))
+
+        after_commit(session, wake)
+    return found | waiting | created
+
+
+def _waiting(session: Session, keys: list[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """The oldest pending write of each key that has one."""
+    by_shop: dict[int, list[str]] = {}
+    for shop_id, key in keys:
+        by_shop.setdefault(shop_id, []).append(key)
+    waiting: dict[tuple[int, str], int] = {}
+    for shop_id, shop_keys in by_shop.items():
+        for start in range(0, len(shop_keys), _KEYS_AT_ONCE):
+            chunk = shop_keys[start : start + _KEYS_AT_ONCE]
+            rows = session.execute(
+                select(StoreWrite.coalesce_key, func.min(StoreWrite.id))
+                .where(
+                    StoreWrite.shop_id == shop_id,
+                    StoreWrite.coalesce_key.in_(chunk),
+                    StoreWrite.status == "pending",
+                )
+                .group_by(StoreWrite.coalesce_key)
+            )
+            waiting.update(((shop_id, key), write_id) for key, write_id in rows)
+    return waiting
+
+
+def _insert(session: Session, now: datetime, missing: list[Wanted]) -> dict[tuple[int, str], int]:
+    rows = [
+        {
+            "shop_id": shop_id,
+            "order_id": order_id,
+            "kind": kind,
+            "target": target,
+            "coalesce_key": coalesce_key(kind, target),
+            "status": "pending",
+            "payload": {},
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for shop_id, kind, target, order_id in missing
+    ]
+    returned = session.execute(
+        insert(StoreWrite.__table__).returning(
+            StoreWrite.__table__.c.id,
+            StoreWrite.__table__.c.shop_id,
+            StoreWrite.__table__.c.coalesce_key,
+        ),
+        rows,
     )
-    if waiting is not None:
-        asked[(shop_id, key)] = waiting
-        return waiting
-    row = StoreWrite(
-        shop_id=shop_id,
-        order_id=order_id,
-        kind=kind,
-        target=target,
-        coalesce_key=key,
-        status="pending",
-        payload={},
-    )
-    session.add(row)
-    session.flush()
-    write_id = asked[(shop_id, key)] = row.id
-    after_commit(session, lambda: runtime.jobs.enqueue(JOB, write_id, key=job_key(write_id)))
-    return write_id
+    return {(shop_id, key): write_id for write_id, shop_id, key in returned}
 
 
 @dataclass(frozen=True)
