@@ -6,8 +6,9 @@ where the product is wired together and one place a test swaps the clock or the 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -19,6 +20,7 @@ from connector.vault import CredentialVault
 
 if TYPE_CHECKING:
     from connector.jobs import JobQueue
+    from connector.mail import SmtpSender
 
 
 @dataclass
@@ -29,6 +31,22 @@ class Runtime:
     vault: CredentialVault = field(repr=False)
     bus: EventBus = field(default_factory=EventBus)
     jobs: JobQueue = field(init=False, repr=False)
+    _mailer: SmtpSender | None = field(default=None, init=False, repr=False)
+    _mailer_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Each Shopify shop's rate-limit bucket, shared by this process's jobs (connector.stores).
+    rate_buckets: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def mailer(self) -> SmtpSender | None:
+        """The process's one SMTP sender (its connections reused), built on first use; None
+        while SMTP_URL is not set."""
+        if self._mailer is None and self.settings.SMTP_URL:
+            from connector.mail import sender_from_url
+
+            with self._mailer_lock:
+                if self._mailer is None:
+                    self._mailer = sender_from_url(self.settings.SMTP_URL)
+        return self._mailer
 
     def __post_init__(self) -> None:
         from connector import tasks

@@ -98,6 +98,18 @@ def start(runtime: Runtime, *, sync: bool = True) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
     )
+    from connector.services.notify.periodic import late_check, send_digests
+
+    for job, name in ((late_check, "late_check"), (send_digests, "digests")):
+        scheduler.add_job(
+            job,  # promises that lapsed; each shop's 08:00 digest, whatever its time zone
+            "interval",
+            hours=1,
+            args=[runtime],
+            id=name,
+            max_instances=1,
+            coalesce=True,
+        )
     if sync:
         scheduler.add_job(
             sync_all,

@@ -38,11 +38,13 @@ def sync_job(runtime: Runtime, shop_id: int, full: bool = False) -> None:
 
 
 def register() -> None:
-    from connector.services import store_writes
+    from connector.services import notify, self_service, store_writes
 
     jobs.register(SYNC, sync_job)
     jobs.register(ALTERNATIVES, alternatives_job)
     store_writes.register()
+    self_service.register()  # customers' cancels and switches from the status page
+    notify.register()
 
 
 ALTERNATIVES = "backorder_alternatives"
@@ -77,3 +79,7 @@ def subscribe(runtime: Runtime) -> None:
     from connector.services import selling
 
     selling.subscribe(runtime)  # selling on backorder switched on the stores
+
+    from connector.services import notify
+
+    notify.subscribe(runtime)  # customers told, through the notification outbox

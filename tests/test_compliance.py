@@ -33,8 +33,11 @@ from connector.models import (
     EtaChange,
     IncomingStock,
     InstallNonce,
+    MailTemplate,
+    MerchantTask,
     Notification,
     Order,
+    OrderChange,
     OrderLine,
     Shop,
     StoreWrite,
@@ -336,7 +339,10 @@ def test_export_holds_everything_on_the_customer_and_nothing_of_anyone_else(
     ]
     assert backorder["eta_history"][-1]["eta"] == backorder["eta"]
 
-    assert len(export["notifications"]) == len(ZOE_ORDERS)
+    # The outbox rows written above, and the engine's own "placed" e-mail for each of her
+    # orders that gave an address (5004 named her only).
+    kinds = sorted(n["kind"] for n in export["notifications"])
+    assert kinds == ["backorder_created"] * 2 + ["eta_changed"] * 2 + ["placed"] * 3
     assert {n["status"] for n in export["notifications"]} == {"sent", "pending"}
     sent = next(n for n in export["notifications"] if n["status"] == "sent")
     assert sent["sent_at"] and sent["created_at"] and sent["order_name"].startswith("#500")
@@ -412,7 +418,8 @@ def test_redaction_leaves_no_trace_of_the_customer_and_the_queue_as_it_was(
         assert order["customer_name"] == REDACTED and order["shipping_method"] == "Standard"
     with runtime.db.transaction() as session:
         notes = session.scalars(select(Notification).where(Notification.recipient == REDACTED))
-        assert sorted(n.status for n in notes) == ["cancelled", "cancelled", "sent", "sent"]
+        # Two sent, two pending made above, and her three unsent "placed" e-mails.
+        assert sorted(n.status for n in notes) == ["cancelled"] * 5 + ["sent"] * 2
         assert session.scalar(select(func.count()).select_from(DataRequest)) == 1
         level = session.scalars(
             select(WebhookEvent).where(WebhookEvent.topic == "inventory_levels/update")
@@ -425,7 +432,9 @@ def test_redaction_leaves_no_trace_of_the_customer_and_the_queue_as_it_was(
         assert (waiting.state, waiting.body) == ("ignored", REDACTED_BODY)  # nothing to process
     # Four order bodies and an update, customers/update, the data request, the rejected body.
     assert redacted == 8
-    assert touched == 4 + 4 + 4 + 8 + 1  # orders, notifications, store writes, inbox, export
+    # Orders, notifications (four made above, her three "placed" e-mails), store writes, inbox,
+    # export.
+    assert touched == 4 + (4 + 3) + 4 + 8 + 1
 
     assert _redact_zoe(runtime, shop) == 0  # idempotent: nothing left to change
     with runtime.db.transaction() as session:
@@ -533,6 +542,35 @@ def test_erase_shop_leaves_no_row_of_it_anywhere_and_the_other_shop_as_it_was(
                 version=1,
             )
         )
+        # A template override, a status-page change and the merchant task it left
+        # (connector/models/service.py).
+        session.add(
+            MailTemplate(shop_id=shop.shop_id, kind="placed", locale="en", part="text", body="Hi")
+        )
+        backorder = session.scalars(
+            select(Backorder).where(Backorder.shop_id == shop.shop_id)
+        ).first()
+        assert backorder is not None
+        order_id = session.get_one(OrderLine, backorder.order_line_id).order_id
+        change = OrderChange(
+            shop_id=shop.shop_id,
+            order_id=order_id,
+            backorder_id=backorder.id,
+            action="cancel",
+            quantity=1,
+            dedupe_key="cancel-" + uuid.uuid4().hex,
+        )
+        session.add(change)
+        session.add(
+            MerchantTask(
+                shop_id=shop.shop_id,
+                order_id=order_id,
+                backorder_id=backorder.id,
+                kind="refund",
+                summary="Refund one unit",
+                dedupe_key="task-" + uuid.uuid4().hex,
+            )
+        )
     before = _shop_rows(runtime, shop.shop_id)
     assert all(before.values()), before  # every table holds something of the shop
     others = _shop_rows(runtime, other.shop_id)
@@ -575,7 +613,8 @@ def test_uninstall_destroys_credentials_cancels_the_outbox_and_revokes_tokens(
             adapter_for(runtime, row)
         assert reseal_all(session, runtime.vault) == 0  # key rotation skips it, does not fail
         messages = sorted(session.scalars(select(Notification.status)))
-        assert messages == ["cancelled"] * 3 + ["sent"] * 3
+        # Three sent, three pending made above, and the five "placed" e-mails not yet sent.
+        assert messages == ["cancelled"] * 8 + ["sent"] * 3
         ours = select(StoreWrite.status).where(StoreWrite.kind == "tags_add")  # made above
         assert sorted(session.scalars(ours)) == ["cancelled"] * 3 + ["sent"] * 3
         # The writes the engine asked for (order and variant state) are stopped as well.

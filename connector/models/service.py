@@ -47,7 +47,10 @@ class OrderChange(ShopOwned, Timestamps, Base):
     variant_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("variants.id", ondelete="SET NULL")
     )
-    quantity: Mapped[int]
+    quantity: Mapped[int]  # the units taken off the line: the backorder's short quantity
+    # The line's quantity when the customer asked (migration 0011): the edit's target is
+    # line_quantity - quantity, so a retried job never takes the same units off twice.
+    line_quantity: Mapped[int | None]
     dedupe_key: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

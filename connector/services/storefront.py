@@ -4,8 +4,8 @@ Two store writes (`connector.services.store_writes`): "order_state" (target: our
 "variant_state" (target: our variant id). The engine's events only *ask* for them, in the
 transaction that marks the event dispatched; the job reads what the store should say from the
 database when it runs, so a burst of events for one variant is one write, and a replayed
-webhook that changes nothing sends nothing. A line that waited too long is also recorded as a
-pending "expedited" notification for the customer-mail part to send.
+webhook that changes nothing sends nothing. (A line that waited too long is tagged "expedite"
+here; telling its customer is `connector.services.notify`'s: one recorder of messages.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.base import NotSupported, StoreAdapter
@@ -27,9 +26,8 @@ from connector.domain.storefront import (
     describe_changes,
     order_state,
     variant_state,
-    waited_too_long,
 )
-from connector.models import Backorder, Notification, Order, OrderLine, Shop, Variant
+from connector.models import Backorder, Order, OrderLine, Shop, Variant
 from connector.models.backorders import QUEUED_STATUSES
 from connector.services import store_writes
 
@@ -42,7 +40,6 @@ ORDER_STATE = "order_state"
 VARIANT_STATE = "variant_state"
 DATA_KEY = "state"  # Shopify: metafield $app:backorder.state; WooCommerce: meta _backorder_state
 HOLD_NOTE = "Backordered: waiting for stock (Backorder Connector)"
-EXPEDITED = "expedited"
 BACKORDER_EVENTS = (
     "BackorderCreated",
     "EtaChanged",
@@ -51,6 +48,7 @@ BACKORDER_EVENTS = (
     "BackorderFulfilled",
 )
 STOCK_EVENTS = ("VariantOutOfStock", "VariantBackInStock")
+_IDS_AT_ONCE = 500  # ids per IN (...): well under every bound-parameter limit
 
 
 def _owned(session: Session, model: Any, shop: Shop, target: str) -> Any:
@@ -207,71 +205,64 @@ def _external_ids(session: Session, shop: Shop, ids: list[int]) -> list[str]:
 # ---- subscriptions -----------------------------------------------------------------------------
 
 
-def on_backorder_event(runtime: Runtime, event: PublishedEvent) -> None:
-    """Ask for the line's order and its variant to be brought up to date in the store."""
-    with event_transaction(runtime.db, event) as session:
-        shop = session.get(Shop, event.shop_id)
-        line = session.get(OrderLine, event.payload.get("line_id") or 0)
-        if shop is None or shop.status != "active" or line is None:
-            return
-        store_writes.request(
-            runtime, session, shop.id, ORDER_STATE, str(line.order_id), order_id=line.order_id
+def on_backorder_events(runtime: Runtime, events: list[PublishedEvent]) -> None:
+    """Ask for each line's order and variant to be brought up to date in the store.
+
+    One dispatch hands over thousands of these (a restock readying 10,000 lines), all in one
+    transaction: the lines, the shops and the waiting writes are read a few statements at a
+    time, never per event.
+    """
+    with event_transaction(runtime.db, events[0]) as session:
+        shops = _active_shops(session, {event.shop_id for event in events})
+        ours = [event for event in events if event.shop_id in shops]
+        lines = _lines(session, {event.payload.get("line_id") or 0 for event in ours})
+        wanted: list[store_writes.Wanted] = []
+        for event in ours:
+            line_id = event.payload.get("line_id") or 0
+            if line_id not in lines:
+                continue
+            order_id, variant_id = lines[line_id]
+            wanted.append((event.shop_id, ORDER_STATE, str(order_id), order_id))
+            wanted.append((event.shop_id, VARIANT_STATE, str(variant_id), None))
+        store_writes.request_many(runtime, session, wanted)
+
+
+def on_stock_events(runtime: Runtime, events: list[PublishedEvent]) -> None:
+    """A variant went out of or back into stock: its ETA and alternatives may read differently."""
+    with event_transaction(runtime.db, events[0]) as session:
+        shops = _active_shops(session, {event.shop_id for event in events})
+        store_writes.request_many(
+            runtime,
+            session,
+            [
+                (event.shop_id, VARIANT_STATE, str(event.payload["variant_id"]), None)
+                for event in events
+                if event.shop_id in shops and event.payload.get("variant_id") is not None
+            ],
         )
-        store_writes.request(runtime, session, shop.id, VARIANT_STATE, str(line.variant_id))
-        if event.name == "BackorderReady":
-            _record_expedite(session, shop, line, event.payload.get("backorder_id"))
 
 
-def on_stock_event(runtime: Runtime, event: PublishedEvent) -> None:
-    with event_transaction(runtime.db, event) as session:
-        shop = session.get(Shop, event.shop_id)
-        variant_id = event.payload.get("variant_id")
-        if shop is None or shop.status != "active" or variant_id is None:
-            return
-        store_writes.request(runtime, session, shop.id, VARIANT_STATE, str(variant_id))
-
-
-def _record_expedite(
-    session: Session, shop: Shop, line: OrderLine, backorder_id: int | None
-) -> None:
-    """A pending "expedited" notification, once per line; sending it is the mail part's job."""
-    backorder = session.get(Backorder, backorder_id) if backorder_id else None
-    if backorder is None or not waited_too_long(
-        backorder.placed_at, backorder.ready_at, shop.expedite_after_days
-    ):
-        return
-    order = session.get_one(Order, line.order_id)
-    if not order.customer_email:
-        return  # no one to tell (redacted, or a store that gave no address)
-    key = f"{EXPEDITED}:{line.id}"
-    exists = session.scalar(
-        select(Notification.id).where(
-            Notification.shop_id == shop.id, Notification.dedupe_key == key
+def _active_shops(session: Session, shop_ids: set[int]) -> set[int]:
+    """Installed shops among `shop_ids`."""
+    return set(
+        session.scalars(
+            select(Shop.id).where(Shop.id.in_(sorted(shop_ids)), Shop.status == "active")
         )
     )
-    if exists is not None:
-        return
-    waited = (backorder.ready_at - backorder.placed_at).days  # type: ignore[operator]
-    try:
-        with session.begin_nested():  # a concurrent dispatcher may have recorded it first
-            session.add(
-                Notification(
-                    shop_id=shop.id,
-                    order_id=order.id,
-                    backorder_id=backorder.id,
-                    kind=EXPEDITED,
-                    recipient=order.customer_email,
-                    dedupe_key=key,
-                    payload={
-                        "order": order.name or order.external_id,
-                        "line": line.external_id,
-                        "sku": line.sku,
-                        "waited_days": waited,
-                    },
-                )
+
+
+def _lines(session: Session, line_ids: set[int]) -> dict[int, tuple[int, int]]:
+    """(order id, variant id) by line id."""
+    ids = sorted(line_ids - {0})
+    found: dict[int, tuple[int, int]] = {}
+    for start in range(0, len(ids), _IDS_AT_ONCE):
+        rows = session.execute(
+            select(OrderLine.id, OrderLine.order_id, OrderLine.variant_id).where(
+                OrderLine.id.in_(ids[start : start + _IDS_AT_ONCE])
             )
-    except IntegrityError:
-        log.info("expedite notice for line %s already recorded", line.id)
+        )
+        found.update((line_id, (order_id, variant_id)) for line_id, order_id, variant_id in rows)
+    return found
 
 
 def register() -> None:
@@ -283,7 +274,7 @@ def register() -> None:
 def subscribe(runtime: Runtime) -> None:
     """Writers registered and the engine's events wired to them (from `connector.tasks`)."""
     register()
-    for name in BACKORDER_EVENTS:
-        runtime.bus.subscribe(name, lambda event: on_backorder_event(runtime, event))
-    for name in STOCK_EVENTS:
-        runtime.bus.subscribe(name, lambda event: on_stock_event(runtime, event))
+    runtime.bus.subscribe_batch(
+        BACKORDER_EVENTS, lambda events: on_backorder_events(runtime, events)
+    )
+    runtime.bus.subscribe_batch(STOCK_EVENTS, lambda events: on_stock_events(runtime, events))

@@ -10,6 +10,7 @@ from connector.web.errors import register_error_handlers
 from connector.web.health import health
 from connector.web.install import install
 from connector.web.metrics import instrument
+from connector.web.status import register_status
 from connector.web.storefront import register_storefront
 from webhooks import metrics as webhook_metrics
 from webhooks import register_jobs as register_webhook_jobs
@@ -33,6 +34,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(install)
     app.register_blueprint(intake)
     register_storefront(app, runtime)
+    register_status(app, runtime)
     webhook_metrics.watch(runtime)
     register_jobs()
     return app

@@ -110,13 +110,16 @@ def test_a_line_that_waited_too_long_is_expedited_and_the_customer_is_queued_a_n
     assert _meta(order, "_backorder_state")["expedite"] is True
     assert "waited longer than the shop's limit, ship expedited" in _notes(store, order_id)[-1]
     with runtime.db.transaction() as session:
-        notices = session.scalars(select(Notification)).all()
+        expedited = select(Notification).where(Notification.kind == "expedited")
+        notices = session.scalars(expedited).all()
         assert [(n.kind, n.status, n.payload["sku"]) for n in notices] == [
             ("expedited", "pending", "KETTLE")
         ]
+        # The line waited past the limit: "expedited" says it is ready, so no "ready" as well.
+        assert session.scalars(select(Notification.kind)).all() == ["placed", "expedited"]
     shop.sync(full=True)  # a replay records no second notice
     with runtime.db.transaction() as session:
-        assert len(session.scalars(select(Notification)).all()) == 1
+        assert len(session.scalars(select(Notification)).all()) == 2
 
 
 def test_a_store_answering_500_is_retried_and_the_write_ends_sent(

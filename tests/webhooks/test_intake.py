@@ -57,8 +57,9 @@ def test_a_signed_order_is_stored_acknowledged_then_processed_into_a_backorder(
     )
     assert orders_held(runtime) == 0  # the answer did not wait for the work
 
-    # The delivery, then the backorder's alternatives and its order's and variant's store writes.
-    assert runtime.jobs.drain() == 4
+    # The delivery, then the backorder's alternatives, its order's and variant's store writes
+    # and the customer's "placed" e-mail.
+    assert runtime.jobs.drain() == 5
     [row] = inbox(runtime)
     assert row.state == "done" and row.attempts == 1
     [line] = backorders(runtime).values()

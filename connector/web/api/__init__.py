@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.web.api import resources  # noqa: F401  (registers the operations)
+from connector.web.api import (
+    resources,  # noqa: F401  (registers the operations)
+    tasks,  # noqa: F401  (merchant tasks, order changes)
+)
 from connector.web.api.openapi import build_document
 from connector.web.api.routing import api_v1
 

@@ -12,6 +12,7 @@ from connector.models import Notification, Shop
 from connector.services import reads
 from connector.services.alternatives import alternatives_for, set_rules
 from connector.services.backorders import Unset, change_backorder
+from connector.services.notify import admin as mail_admin
 from connector.services.selling import change_settings, hand_back
 from connector.services.stock import add_incoming, find_variant
 from connector.services.store_writes import list_writes
@@ -33,6 +34,9 @@ from connector.web.api.schemas import (
     IncomingPage,
     IncomingQuery,
     ListQuery,
+    MailPreviewOut,
+    MailTemplateIn,
+    MailTemplateOut,
     NotificationOut,
     NotificationPage,
     NotificationQuery,
@@ -117,10 +121,11 @@ def shops_get(call: Call, shop_id: int) -> ShopOut:
     "PATCH",
     "/shops/<int:shop_id>",
     tag="shops",
-    summary="Selling on backorder: opt in, the maximum promise and the cap",
+    summary="Selling on backorder (opt in, maximum promise, cap) and telling customers "
+    "(mail kinds, support address, branding, digest)",
     response=ShopOut,
     body=ShopPatch,
-    errors=(404,),
+    errors=(404, 422),
 )
 def shops_patch(call: Call, shop_id: int) -> ShopOut:
     body: ShopPatch = call.body
@@ -130,7 +135,13 @@ def shops_patch(call: Call, shop_id: int) -> ShopOut:
         shop = session.get(Shop, shop_id)
         if shop is None or not (call.principal.is_admin or call.principal.shop_id == shop_id):
             raise _not_found("shop", shop_id)
-        return _shop_out(change_settings(call.runtime, session, shop, changes))
+        mail = {k: v for k, v in changes.items() if k in mail_admin.MAIL_SETTINGS}
+        selling = {k: v for k, v in changes.items() if k not in mail}
+        mail_admin.change_mail_settings(shop, mail)
+        if selling:
+            change_settings(call.runtime, session, shop, selling)
+        session.flush()
+        return _shop_out(shop)
 
     return execute(call.runtime, change)
 
@@ -478,7 +489,7 @@ def _notification_out(n: Notification) -> NotificationOut:
     "GET",
     "/notifications",
     tag="notifications",
-    summary="Messages to customers, optionally for one order",
+    summary="Messages to customers and the merchant, optionally for one order or status",
     response=NotificationPage,
     query=NotificationQuery,
     errors=(403,),
@@ -487,11 +498,108 @@ def notifications_list(call: Call) -> NotificationPage:
     q: NotificationQuery = call.query
     scope = call.principal.scope(q.shop_id)
     with call.runtime.db.transaction() as session:
-        rows = reads.list_notifications(
-            session, scope, _page_request(call, "notifications"), order=q.order
+        rows = mail_admin.list_notifications(
+            session, scope, _page_request(call, "notifications"), order=q.order, status=q.status
         )
         items, cursor = _paged(call, "notifications", rows, lambda n: n.id)
         return NotificationPage(items=[_notification_out(n) for n in items], next_cursor=cursor)
+
+
+# ---- mail templates ----------------------------------------------------------------------------
+
+TEMPLATE = "/mail-templates/<kind>/<locale>"
+
+
+def _own_shop(call: Call, session: Any, shop_id: int | None) -> Shop:
+    scope = call.principal.scope(shop_id)
+    shop = session.get(Shop, scope) if scope is not None else None
+    if shop is None:
+        raise ApiError(400, "invalid_parameter", "shop_id: name the shop", "shop_id")
+    return shop
+
+
+def _template_out(kind: str, locale: str, parts: dict[str, str]) -> MailTemplateOut:
+    return MailTemplateOut(
+        kind=kind,
+        locale=locale,
+        subject=parts.get("subject"),
+        text=parts.get("text"),
+        html=parts.get("html"),
+    )
+
+
+@operation(
+    "PUT",
+    TEMPLATE,
+    tag="mail-templates",
+    summary="The shop's own subject, text or HTML (Jinja2) of a message kind in one language; "
+    "checked by rendering a sample first",
+    response=MailTemplateOut,
+    body=MailTemplateIn,
+    errors=(403, 404, 422),
+)
+def mail_templates_put(call: Call, kind: str, locale: str) -> MailTemplateOut:
+    body: MailTemplateIn = call.body
+    given = body.model_dump(include=body.model_fields_set - {"shop_id"})
+
+    def change(session: Any) -> MailTemplateOut:
+        shop = _own_shop(call, session, body.shop_id)
+        parts = mail_admin.put_template(session, shop, kind, locale, given)
+        return _template_out(kind, locale.lower().replace("_", "-"), parts)
+
+    return execute(call.runtime, change)
+
+
+@operation(
+    "GET",
+    TEMPLATE,
+    tag="mail-templates",
+    summary="The shop's own template of a message kind in one language",
+    response=MailTemplateOut,
+    query=ShopQuery,
+    errors=(403, 404),
+)
+def mail_templates_get(call: Call, kind: str, locale: str) -> MailTemplateOut:
+    with call.runtime.db.transaction() as session:
+        shop = _own_shop(call, session, call.query.shop_id)
+        parts = mail_admin.get_template(session, shop.id, kind, locale)
+        return _template_out(kind, locale.lower().replace("_", "-"), parts)
+
+
+@operation(
+    "DELETE",
+    TEMPLATE,
+    tag="mail-templates",
+    summary="Back to the built-in template of a message kind in one language",
+    response=None,
+    status=204,
+    query=ShopQuery,
+    errors=(403, 404),
+)
+def mail_templates_delete(call: Call, kind: str, locale: str) -> None:
+    def remove(session: Any) -> None:
+        shop = _own_shop(call, session, call.query.shop_id)
+        mail_admin.delete_template(session, shop.id, kind, locale)
+
+    execute(call.runtime, remove)
+
+
+@operation(
+    "GET",
+    TEMPLATE + "/preview",
+    tag="mail-templates",
+    summary="A message kind rendered with a sample customer, the shop's own parts included",
+    response=MailPreviewOut,
+    query=ShopQuery,
+    errors=(403, 404, 422),
+)
+def mail_templates_preview(call: Call, kind: str, locale: str) -> MailPreviewOut:
+    with call.runtime.db.transaction() as session:
+        shop = _own_shop(call, session, call.query.shop_id)
+        shown = mail_admin.preview(session, shop, kind, locale)
+        return MailPreviewOut(
+            kind=kind, locale=shown.locale, subject=shown.subject, text=shown.text, html=shown.html
+        )
 
 
 # ---- store writes ------------------------------------------------------------------------------

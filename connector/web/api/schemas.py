@@ -50,6 +50,9 @@ class ShopQuery(Strict):
 # ---- shops -------------------------------------------------------------------------------------
 
 
+MailChannel = Literal["email", "platform", "off"]
+
+
 class ShopOut(BaseModel):
     id: int
     platform: Literal["shopify", "woocommerce"]
@@ -66,6 +69,20 @@ class ShopOut(BaseModel):
     backorder_cap: int | None = Field(
         description="Most units waiting at once; null: the incoming quantity."
     )
+    mail_kinds: dict[str, MailChannel] = Field(
+        default_factory=dict,
+        description="Per message kind: email (the default), platform (the store tells the "
+        "customer: a WooCommerce customer note) or off.",
+    )
+    support_email: str | None = Field(default=None, description="Reply-To of customer e-mails.")
+    brand_color: str = "#1f4e79"
+    logo_url: str | None = None
+    digest_recipients: str = Field(
+        default="", description="Comma-separated addresses of the daily digest."
+    )
+    digest_wait_days: int = Field(
+        default=7, description="Lines waiting longer are listed in the digest."
+    )
 
 
 class ShopPatch(Strict):
@@ -75,11 +92,17 @@ class ShopPatch(Strict):
         int | None,
         Field(ge=0, le=1_000_000, description="null: the incoming quantity is the cap."),
     ] = None
+    mail_kinds: Annotated[dict[str, MailChannel] | None, Field(max_length=50)] = None
+    support_email: Annotated[str | None, Field(max_length=320)] = None
+    brand_color: Annotated[str | None, Field(max_length=16)] = None
+    logo_url: Annotated[str | None, Field(max_length=500)] = None
+    digest_recipients: Annotated[str | None, Field(max_length=1000)] = None
+    digest_wait_days: Annotated[int | None, Field(ge=1, le=365)] = None
 
     @model_validator(mode="after")
     def _something(self) -> ShopPatch:
         if not self.model_fields_set:
-            raise ValueError("give sell_on_backorder, max_promise_days or backorder_cap")
+            raise ValueError("give at least one setting")
         for name in ("sell_on_backorder", "max_promise_days"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
@@ -281,10 +304,14 @@ class IncomingOut(BaseModel):
 # ---- notifications -----------------------------------------------------------------------------
 
 
+NotificationStatus = Literal["pending", "sending", "sent", "failed", "suppressed", "cancelled"]
+
+
 class NotificationQuery(ListQuery):
     order: Annotated[
         str | None, Field(max_length=64, description="Order name (#1001) or platform id.")
     ] = None
+    status: NotificationStatus | None = None
 
 
 class NotificationOut(BaseModel):
@@ -292,7 +319,7 @@ class NotificationOut(BaseModel):
     kind: str
     channel: str
     recipient: str = Field(description="Masked: enough to recognise, not to harvest.")
-    status: Literal["pending", "sent", "failed", "suppressed", "cancelled"]
+    status: NotificationStatus
     created_at: datetime
     sent_at: datetime | None
 
@@ -342,3 +369,35 @@ class StoreWriteOut(BaseModel):
 
 class StoreWritePage(Page[StoreWriteOut]):
     pass
+
+
+# ---- mail templates ----------------------------------------------------------------------------
+
+
+class MailTemplateIn(Strict):
+    subject: Annotated[str | None, Field(max_length=1000)] = None
+    text: Annotated[str | None, Field(max_length=100_000)] = None
+    html: Annotated[str | None, Field(max_length=200_000)] = None
+    shop_id: Annotated[int | None, Field(ge=1, description="Admin token only: pick a shop.")] = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MailTemplateIn:
+        if not {"subject", "text", "html"} & self.model_fields_set:
+            raise ValueError("give subject, text or html (null or empty removes a part)")
+        return self
+
+
+class MailTemplateOut(BaseModel):
+    kind: str
+    locale: str
+    subject: str | None = Field(description="Jinja2; null: the built-in subject.")
+    text: str | None = Field(description="Jinja2; null: the built-in text.")
+    html: str | None = Field(description="Jinja2, autoescaped; null: the built-in HTML.")
+
+
+class MailPreviewOut(BaseModel):
+    kind: str
+    locale: str = Field(description="The language the message was rendered in.")
+    subject: str
+    text: str
+    html: str

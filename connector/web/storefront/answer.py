@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote as url_quote
 
 from flask import Response, jsonify, request, send_file
 
+from adapters.links import product_url
 from connector.models import Shop
-from connector.services.availability import MAX_QUANTITY, Listing, ProductPageQuote
+from connector.services.availability import MAX_QUANTITY, ProductPageQuote
 from connector.web.errors import ApiError
 
 WIDGET = Path(__file__).with_name("widget.js")
@@ -35,20 +35,6 @@ def source_kind(source: str | None) -> str | None:
     return None if source is None else source.split(":", 1)[0]
 
 
-def product_url(shop: Shop, listing: Listing) -> str | None:
-    """Where the store shows the alternative, when the store told us its handle or slug.
-
-    Shopify: `/products/<handle>?variant=<id>`, relative (the widget runs on the shop's own
-    domain, whatever custom domain it has). WooCommerce: WordPress resolves `?product=<slug>`.
-    """
-    if not listing.product_handle:
-        return None
-    handle = url_quote(listing.product_handle, safe="")
-    if shop.platform == "shopify":
-        return f"/products/{handle}?variant={url_quote(listing.external_id, safe='')}"
-    return f"{shop.domain.rstrip('/')}/?product={handle}"
-
-
 def body(shop: Shop, page: ProductPageQuote) -> dict[str, Any]:
     quote = page.quote
     return {
@@ -68,7 +54,13 @@ def body(shop: Shop, page: ProductPageQuote) -> dict[str, Any]:
                 "sku": listing.sku,
                 "price": str(listing.price),
                 "available": listing.available,
-                "url": product_url(shop, listing),
+                "url": product_url(
+                    shop.platform,
+                    shop.domain,
+                    listing.product_handle,
+                    listing.external_id,
+                    absolute=False,
+                ),
             }
             for listing in page.alternatives
         ],
