@@ -12,6 +12,7 @@ entry points and run the same handlers on the same code path as the in-process t
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -29,15 +30,24 @@ Sweep = Callable[["Runtime", bool], int]  # (runtime, everything): enqueues what
 
 _handlers: dict[str, Handler] = {}
 _sweeps: dict[str, Sweep] = {}
+_urgent: set[str] = set()
 QUEUE_NAME = "backorder"
 JOB_TIMEOUT_SECONDS = 15 * 60  # a first sync of a large store is the longest job
 
 
-def register(name: str, handler: Handler, sweep: Sweep | None = None) -> None:
-    """Make `name` runnable; `sweep` re-enqueues that kind's due rows after a crash."""
+def register(
+    name: str, handler: Handler, sweep: Sweep | None = None, *, urgent: bool = False
+) -> None:
+    """Make `name` runnable; `sweep` re-enqueues that kind's due rows after a crash. An
+    `urgent` kind is taken before the others waiting: a customer's e-mail takes milliseconds and
+    must not queue behind a thousand store writes paced by the store's rate limit."""
     _handlers[name] = handler
     if sweep is not None:
         _sweeps[name] = sweep
+    if urgent:
+        _urgent.add(name)
+    else:
+        _urgent.discard(name)
 
 
 def run(runtime: Runtime, name: str, args: tuple[Arg, ...]) -> None:
@@ -79,7 +89,11 @@ class InProcessQueue:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._queue: queue.Queue[tuple[str, tuple[Arg, ...], str | None]] = queue.Queue()
+        # (0 for urgent kinds else 1, arrival number, name, args, key): urgent first, then FIFO.
+        self._queue: queue.PriorityQueue[tuple[int, int, str, tuple[Arg, ...], str | None]] = (
+            queue.PriorityQueue()
+        )
+        self._arrivals = itertools.count()
         self._waiting: set[str] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -91,14 +105,15 @@ class InProcessQueue:
                 if key in self._waiting:
                     return
                 self._waiting.add(key)
-        self._queue.put((name, args, key))
+        rank = 0 if name in _urgent else 1
+        self._queue.put((rank, next(self._arrivals), name, args, key))
 
     def depth(self) -> int:
         return self._queue.qsize()
 
     def _take(self, timeout: float) -> tuple[str, tuple[Arg, ...]] | None:
         try:
-            name, args, key = (
+            _rank, _arrival, name, args, key = (
                 self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
             )
         except queue.Empty:
@@ -166,6 +181,7 @@ class RedisQueue:
             timeout=JOB_TIMEOUT_SECONDS,
             result_ttl=0,  # results live in the database, not in Redis
             failure_ttl=7 * 24 * 3600,
+            at_front=name in _urgent,
         )
 
     def depth(self) -> int:

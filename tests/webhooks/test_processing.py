@@ -194,3 +194,23 @@ def test_uninstall_then_compliance_topics_do_what_they_promise(
                     select(func.count()).select_from(table).where(table.c.shop_id == shop)
                 )
                 assert count == 0, table.name
+
+
+def test_a_customer_email_is_taken_before_store_writes_already_waiting(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Store writes are paced by the store's rate limit; an e-mail must not wait behind them."""
+    monkeypatch.setattr(jobs, "_handlers", dict(jobs._handlers))
+    monkeypatch.setattr(jobs, "_urgent", set(jobs._urgent))
+    ran: list[str] = []
+    jobs.register("slow_write", lambda _runtime, n: ran.append(f"write {n}"))
+    jobs.register("email", lambda _runtime, n: ran.append(f"email {n}"), urgent=True)
+    queue = jobs.InProcessQueue(runtime)
+    for n in range(3):
+        queue.enqueue("slow_write", n)
+    queue.enqueue("email", 1)
+    queue.enqueue("slow_write", 3)
+    queue.enqueue("email", 2)
+
+    assert queue.drain() == 6
+    assert ran == ["email 1", "email 2", "write 0", "write 1", "write 2", "write 3"]

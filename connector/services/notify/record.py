@@ -419,7 +419,7 @@ def register() -> None:
     """The send job and its sweep; the mail package is loaded by the first send, not here."""
     from connector import jobs
 
-    jobs.register(JOB, _send, _sweep)
+    jobs.register(JOB, _send, _sweep, urgent=True)
 
 
 def subscribe(runtime: Runtime) -> None:
