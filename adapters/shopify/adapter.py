@@ -410,7 +410,14 @@ class ShopifyAdapter:
 
     def release_holds(self, order_external_id: str) -> None:
         """Release only the holds we placed (our handle); a merchant's own holds stay."""
-        for fo in self._fulfillment_orders(order_external_id):
+        data = self._run(
+            queries.ORDER_FULFILLMENT_HOLDS,
+            id=order_external_id,
+            first=queries.FULFILLMENT_ORDERS_PER_ORDER,
+        )
+        if data.get("order") is None:
+            raise StoreError(f"order {order_external_id} not found")
+        for fo in data["order"]["fulfillmentOrders"]["nodes"]:
             ours = [h["id"] for h in fo.get("fulfillmentHolds") or () if h["handle"] == HOLD_HANDLE]
             if fo["status"] != "ON_HOLD" or not ours:
                 continue

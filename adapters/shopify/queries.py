@@ -253,6 +253,18 @@ query OrderFulfillmentOrders($id: ID!, $first: Int!, $lines: Int!) {
 }
 """
 
+# Releasing needs the holds only: without the line items the requested cost is ~20 points, not
+# ~800, so a restock releasing a thousand orders is not paced by points it never spends.
+ORDER_FULFILLMENT_HOLDS = """
+query OrderFulfillmentHolds($id: ID!, $first: Int!) {
+  order(id: $id) {
+    fulfillmentOrders(first: $first) {
+      nodes { id status fulfillmentHolds { id handle } }
+    }
+  }
+}
+"""
+
 FULFILLMENT_ORDER_HOLD = """
 mutation FulfillmentOrderHold($id: ID!, $hold: FulfillmentOrderHoldInput!) {
   fulfillmentOrderHold(id: $id, fulfillmentHold: $hold) {
