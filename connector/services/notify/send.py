@@ -14,9 +14,8 @@ spent, with last_error "SMTP_URL is not set": it goes once the server is configu
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import formataddr, parseaddr
 from typing import TYPE_CHECKING, Any
 
@@ -39,24 +38,24 @@ from connector.models import Backorder, Notification, Order, Shop
 from connector.services.notify import content
 from connector.services.notify.record import JOB, job_key
 
+# An e-mail is retried on the store writes' schedule (30 s, 2 min, 8 min, 32 min, ~2 h), and
+# a customer note through the adapter with the same one retry layer.
+from connector.services.store_writes import (
+    ATTEMPTS_PER_TRY,
+    CLAIM,
+    MAX_ATTEMPTS,
+    STRAGGLER_AGE,
+    SWEEP_BATCH,
+    backoff,
+)
+
 if TYPE_CHECKING:
     from connector.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
 KIND_HEADER = "X-Backorder-Kind"
-FIRST_RETRY = timedelta(seconds=30)  # then 4 times longer: 30 s, 2 min, 8 min, 32 min, ~2 h
-ATTEMPTS_PER_TRY = 2  # the adapter's own retries for a customer note; backoff does the rest
-CLAIM = timedelta(minutes=5)
-STRAGGLER_AGE = timedelta(seconds=30)
-SWEEP_BATCH = 1000
 NO_SMTP = "SMTP_URL is not set"
-
-
-def backoff(attempts: int) -> timedelta:
-    """Delay before attempt `attempts + 1`, ±20 % jitter so retries do not march together."""
-    return FIRST_RETRY * (4 ** (attempts - 1)) * random.uniform(0.8, 1.2)
 
 
 @dataclass(frozen=True)
