@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,13 @@ from connector.services.availability import quote
 from connector.services.errors import Conflict, Invalid, NotFound
 from connector.services.notify import tell_customer, tell_merchant
 from connector.services.orders import ingest_order
-from connector.services.store_writes import ATTEMPTS_PER_TRY, CLAIM, MAX_ATTEMPTS, backoff
+from connector.services.store_writes import (
+    ATTEMPTS_PER_TRY,
+    CLAIM,
+    MAX_ATTEMPTS,
+    backoff,
+    sweep_due,
+)
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -57,8 +63,6 @@ log = logging.getLogger(__name__)
 JOB = "order_change"
 ACTIONS = ("cancel", "switch")
 PAID = ("paid", "partially_paid")
-STRAGGLER_AGE = timedelta(seconds=30)
-SWEEP_BATCH = 500
 
 
 def dedupe_key(backorder_id: int) -> str:
@@ -524,23 +528,9 @@ def _task(
 
 
 def sweep(runtime: Runtime, everything: bool = False) -> int:
-    """Queue changes that are due and not on their first trip: retries, crashed runs, restarts."""
-    now = runtime.clock.now()
-    waiting: Any = and_(OrderChange.status == "pending", OrderChange.next_attempt_at.is_(None))
-    if not everything:
-        waiting = and_(waiting, OrderChange.created_at <= now - STRAGGLER_AGE)
-    with runtime.db.transaction() as session:
-        ids = list(
-            session.scalars(
-                select(OrderChange.id)
-                .where(or_(waiting, _is_due(now) & OrderChange.next_attempt_at.is_not(None)))
-                .order_by(OrderChange.id)
-                .limit(SWEEP_BATCH)
-            )
-        )
-    for change_id in ids:
-        runtime.jobs.enqueue(JOB, change_id, key=job_key(change_id))
-    return len(ids)
+    """Queue changes that are due and not on their first trip: retries, crashed runs, restarts.
+    A change is claimed by pushing its `next_attempt_at` on while it stays "pending"."""
+    return sweep_due(runtime, OrderChange, JOB, everything=everything, claimed=("pending",))
 
 
 def register() -> None:

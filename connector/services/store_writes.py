@@ -333,29 +333,36 @@ def _finish(
 
 def sweep(runtime: Runtime, everything: bool = False) -> int:
     """Queue writes that are due and not on their first trip: retries, crashed sends, restarts."""
+    return sweep_due(runtime, StoreWrite, JOB, everything=everything)
+
+
+def sweep_due(
+    runtime: Runtime,
+    model: Any,
+    job: str,
+    *,
+    everything: bool,
+    only: Any = None,
+    claimed: tuple[str, ...] = ("pending", "sending"),
+) -> int:
+    """The sweep of a retrying outbox (this one, the e-mails, the status page's changes): rows
+    never tried that missed their first job (all of them at start-up: `everything`), and rows
+    whose retry is due or whose claim (a status in `claimed`) lapsed. `only` narrows the first."""
     now = runtime.clock.now()
-    waiting: Any = and_(StoreWrite.status == "pending", StoreWrite.next_attempt_at.is_(None))
+    untried: Any = and_(model.status == "pending", model.next_attempt_at.is_(None))
+    if only is not None:
+        untried = and_(untried, only)
     if not everything:
-        waiting = and_(waiting, StoreWrite.created_at <= now - STRAGGLER_AGE)
+        untried = and_(untried, model.created_at <= now - STRAGGLER_AGE)
+    due = and_(model.status.in_(claimed), model.next_attempt_at <= now)
     with runtime.db.transaction() as session:
         ids = list(
             session.scalars(
-                select(StoreWrite.id)
-                .where(
-                    or_(
-                        waiting,
-                        and_(
-                            StoreWrite.status.in_(("pending", "sending")),
-                            StoreWrite.next_attempt_at <= now,
-                        ),
-                    )
-                )
-                .order_by(StoreWrite.id)
-                .limit(SWEEP_BATCH)
+                select(model.id).where(or_(untried, due)).order_by(model.id).limit(SWEEP_BATCH)
             )
         )
-    for write_id in ids:
-        runtime.jobs.enqueue(JOB, write_id, key=job_key(write_id))
+    for row_id in ids:
+        runtime.jobs.enqueue(job, row_id, key=f"{job}:{row_id}")
     return len(ids)
 
 

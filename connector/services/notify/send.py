@@ -36,7 +36,7 @@ from connector.mail import (
 )
 from connector.models import Backorder, Notification, Order, Shop
 from connector.services.notify import content
-from connector.services.notify.record import JOB, job_key
+from connector.services.notify.record import JOB
 
 # An e-mail is retried on the store writes' schedule (30 s, 2 min, 8 min, 32 min, ~2 h), and
 # a customer note through the adapter with the same one retry layer.
@@ -44,9 +44,8 @@ from connector.services.store_writes import (
     ATTEMPTS_PER_TRY,
     CLAIM,
     MAX_ATTEMPTS,
-    STRAGGLER_AGE,
-    SWEEP_BATCH,
     backoff,
+    sweep_due,
 )
 
 if TYPE_CHECKING:
@@ -299,30 +298,7 @@ def _finish(row: Notification, status: str, now: datetime, *, error: str | None 
 
 
 def sweep(runtime: Runtime, everything: bool = False) -> int:
-    """Queue rows that are due and not on their first trip: retries, crashed sends, restarts."""
-    now = runtime.clock.now()
-    waiting: Any = and_(Notification.status == "pending", Notification.next_attempt_at.is_(None))
-    if runtime.mailer is None:  # e-mails wait for SMTP_URL; store notes need not
-        waiting = and_(waiting, Notification.channel != rules.EMAIL)
-    if not everything:
-        waiting = and_(waiting, Notification.created_at <= now - STRAGGLER_AGE)
-    with runtime.db.transaction() as session:
-        ids = list(
-            session.scalars(
-                select(Notification.id)
-                .where(
-                    or_(
-                        waiting,
-                        and_(
-                            Notification.status.in_(("pending", "sending")),
-                            Notification.next_attempt_at <= now,
-                        ),
-                    )
-                )
-                .order_by(Notification.id)
-                .limit(SWEEP_BATCH)
-            )
-        )
-    for notification_id in ids:
-        runtime.jobs.enqueue(JOB, notification_id, key=job_key(notification_id))
-    return len(ids)
+    """Queue rows that are due and not on their first trip: retries, crashed sends, restarts.
+    E-mails never tried wait for SMTP_URL; store notes need not."""
+    only = Notification.channel != rules.EMAIL if runtime.mailer is None else None
+    return sweep_due(runtime, Notification, JOB, everything=everything, only=only)
