@@ -8,6 +8,7 @@ not pass through a float anywhere. Times are timezone-aware UTC.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -221,10 +222,28 @@ class NotSupported(StoreError):
     """The platform has no such operation (say so instead of pretending)."""
 
 
+@dataclass(frozen=True, slots=True)
+class OrderPush:
+    """What one order's store state must change by, as the core worked it out: only what differs
+    from the last write, so a retry repeats nothing that is already there."""
+
+    order_external_id: str
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    data_key: str = ""
+    data: dict[str, Any] | None = None  # None: the order's data did not change
+    release_holds: bool = False  # ours only; a changed set of held lines is held afresh
+    hold_lines: tuple[str, ...] = ()
+    hold_note: str = ""
+    note: str = ""  # a private order note, where the store keeps notes apart from the merchant's
+
+
 class StoreAdapter(Protocol):
     """Everything the core asks of a store. Reads return pages so syncs can checkpoint."""
 
     platform: str
+    # How many orders `push_orders` takes at once to gain from it; 1: none (one by one).
+    order_push_batch: int
 
     def shop(self) -> StoreShop: ...
 
@@ -270,6 +289,12 @@ class StoreAdapter(Protocol):
 
     def release_holds(self, order_external_id: str) -> None: ...
 
+    def push_orders(self, pushes: Sequence[OrderPush]) -> dict[str, Exception | None]:
+        """Apply many orders' pushes; each order's failure (or None) by its external id, so one
+        order refused does not fail the others. NeedsReauthorization is raised, not returned:
+        it fails them all."""
+        ...
+
     def set_inventory_policy(
         self, product_external_id: str, variant_external_id: str, policy: str
     ) -> None:
@@ -314,3 +339,37 @@ class StoreAdapter(Protocol):
         """One delivery as a common-model change; may read the store when the body is not
         enough. Raises ValueError (malformed body) or StoreError (the store failed us)."""
         ...
+
+
+def push_one(adapter: StoreAdapter, push: OrderPush) -> None:
+    """One order's push through the single-order calls, in an order a retry may repeat: tags,
+    data, holds (ours released, then placed afresh), the note last (a note is not idempotent)."""
+    order = push.order_external_id
+    if push.add_tags:
+        adapter.add_order_tags(order, list(push.add_tags))
+    if push.remove_tags:
+        adapter.remove_order_tags(order, list(push.remove_tags))
+    if push.data is not None:
+        adapter.set_order_data(order, push.data_key, push.data)
+    if push.release_holds:
+        adapter.release_holds(order)
+    if push.hold_lines:
+        adapter.hold_lines(order, list(push.hold_lines), push.hold_note)
+    if push.note:
+        with suppress(NotSupported):  # e.g. Shopify: its one note field is the merchant's
+            adapter.add_order_note(order, push.note)
+
+
+def push_each(adapter: StoreAdapter, pushes: Sequence[OrderPush]) -> dict[str, Exception | None]:
+    """`push_orders` for a store with no batch writes: one order after another."""
+    outcome: dict[str, Exception | None] = {}
+    for push in pushes:
+        try:
+            push_one(adapter, push)
+        except NeedsReauthorization:
+            raise
+        except Exception as exc:  # this order's failure; the others go on
+            outcome[push.order_external_id] = exc
+        else:
+            outcome[push.order_external_id] = None
+    return outcome

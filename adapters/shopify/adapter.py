@@ -28,6 +28,7 @@ from adapters.base import (
     InventoryChanged,
     NotSupported,
     OrderChanged,
+    OrderPush,
     Page,
     ProductChanged,
     StoreError,
@@ -39,9 +40,11 @@ from adapters.base import (
 )
 from adapters.netguard import guard_session, is_shopify_host
 from adapters.shopify import bulk, parse, queries, webhooks
+from adapters.shopify.bulk_mutations import BulkMutations
 from adapters.shopify.clock import real_sleep, utc_now
 from adapters.shopify.oauth import OfflineToken, TokenKeeper, TokenRefresh, token_url
 from adapters.shopify.order_edits import OrderEdits
+from adapters.shopify.order_pushes import OrderPushes
 from adapters.shopify.transport import CostBucket, GraphQLTransport, admin_base_url
 
 METAFIELD_NAMESPACE = "$app:backorder"
@@ -56,6 +59,7 @@ class ShopifyAdapter:
     """One shop's Admin API; settings come in as arguments (adapters never read config)."""
 
     platform = "shopify"
+    order_push_batch = 1000  # bulk mutations: see adapters/shopify/order_pushes.py
 
     def __init__(
         self,
@@ -115,6 +119,16 @@ class ShopifyAdapter:
         self._sizes: dict[str, int] = {}  # productsCount / ordersCount as `shop()` last read them
         self.bulk = bulk.BulkExport(self._run, self.transport.session, sleep, poll_first=bulk_poll)
         self.edits = OrderEdits(self._run, sleep)
+        self.bulk_mutations = BulkMutations(
+            self._run, self.transport.session, sleep, poll_first=bulk_poll
+        )
+        self.pushes = OrderPushes(
+            self,
+            self._run,
+            self.bulk_mutations,
+            metafield=_metafield_input,
+            hold_handle=HOLD_HANDLE,
+        )
 
     # ------------------------------------------------------------------ reads
     def shop(self) -> StoreShop:
@@ -342,6 +356,9 @@ class ShopifyAdapter:
         )
         return self.get_order(order_external_id)
 
+    def push_orders(self, pushes: Sequence[OrderPush]) -> dict[str, Exception | None]:
+        return self.pushes.push(pushes)
+
     def set_order_data(self, order_external_id: str, key: str, value: dict[str, Any]) -> None:
         self._set_metafield(order_external_id, key, value)
 
@@ -374,14 +391,7 @@ class ShopifyAdapter:
         value: dict[str, Any],
         extra: Sequence[dict[str, Any]] = (),
     ) -> None:
-        entry = {
-            "ownerId": owner_id,
-            "namespace": METAFIELD_NAMESPACE,
-            "key": key,
-            "type": "json",
-            "value": json.dumps(value, sort_keys=True, default=str),
-        }
-        metafields = [entry, *extra]
+        metafields = [_metafield_input(owner_id, key, value), *extra]
         _user_errors(self._run(queries.METAFIELDS_SET, metafields=metafields)["metafieldsSet"])
 
     def hold_lines(
@@ -566,3 +576,14 @@ def _user_errors(payload: dict[str, Any] | None) -> None:
     errors = (payload or {}).get("userErrors") or []
     if errors:
         raise StoreError("; ".join(str(e.get("message")) for e in errors))
+
+
+def _metafield_input(owner_id: str, key: str, value: dict[str, Any]) -> dict[str, Any]:
+    """Our json metafield `key` on `owner_id`, as `metafieldsSet` takes it."""
+    return {
+        "ownerId": owner_id,
+        "namespace": METAFIELD_NAMESPACE,
+        "key": key,
+        "type": "json",
+        "value": json.dumps(value, sort_keys=True, default=str),
+    }

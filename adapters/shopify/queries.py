@@ -265,6 +265,22 @@ query OrderFulfillmentHolds($id: ID!, $first: Int!) {
 }
 """
 
+# The same for many orders in one request (a batch of pushes): ORDERS_PER_HOLDS_QUERY orders of
+# up to FULFILLMENT_ORDERS_PER_ORDER fulfillment orders keep the requested cost near 500 points.
+ORDERS_PER_HOLDS_QUERY = 25
+ORDERS_FULFILLMENT_HOLDS = """
+query OrdersFulfillmentHolds($ids: [ID!]!, $first: Int!) {
+  nodes(ids: $ids) {
+    ... on Order {
+      id
+      fulfillmentOrders(first: $first) {
+        nodes { id status fulfillmentHolds { id handle } }
+      }
+    }
+  }
+}
+"""
+
 FULFILLMENT_ORDER_HOLD = """
 mutation FulfillmentOrderHold($id: ID!, $hold: FulfillmentOrderHoldInput!) {
   fulfillmentOrderHold(id: $id, fulfillmentHold: $hold) {
@@ -503,5 +519,45 @@ mutation OrderCancel(
 JOB = """
 query Job($id: ID!) {
   job(id: $id) { id done }
+}
+"""
+
+# ---- bulk mutations (adapters/shopify/bulk_mutations.py) ----------------------------------------
+# One mutation run over a staged JSONL file of variables: the variables file is staged first, the
+# run costs 10 points however many lines it has, and the answers come back as a JSONL file.
+STAGED_UPLOADS_CREATE = """
+mutation StagedUploadsCreate($input: [StagedUploadInput!]!) {
+  stagedUploadsCreate(input: $input) {
+    stagedTargets { url resourceUrl parameters { name value } }
+    userErrors { field message }
+  }
+}
+"""
+
+BULK_OPERATION_RUN_MUTATION = (
+    """
+mutation BulkOperationRunMutation($mutation: String!, $path: String!) {
+  bulkOperationRunMutation(mutation: $mutation, stagedUploadPath: $path) {
+    bulkOperation { ...BulkOperationFields }
+    userErrors { field message code }
+  }
+}
+"""
+    + _BULK_OPERATION_FIELDS
+)
+
+CURRENT_BULK_MUTATION = (
+    """
+query CurrentBulkMutation {
+  currentBulkOperation(type: MUTATION) { ...BulkOperationFields }
+}
+"""
+    + _BULK_OPERATION_FIELDS
+)
+
+# A failed run's answers so far (`partialDataUrl` is not in the shared fragment).
+BULK_OPERATION_PARTIAL_DATA = """
+query BulkOperationPartialData($id: ID!) {
+  node(id: $id) { ... on BulkOperation { id status errorCode partialDataUrl } }
 }
 """

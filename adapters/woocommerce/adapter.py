@@ -23,6 +23,7 @@ import requests
 
 from adapters.base import (
     Ignored,
+    OrderPush,
     Page,
     ProductChanged,
     StoreError,
@@ -31,6 +32,7 @@ from adapters.base import (
     StoreShop,
     StoreWebhook,
     WebhookChange,
+    push_each,
 )
 from adapters.woocommerce import webhooks
 from adapters.woocommerce.client import WooClient, WooRequestError
@@ -52,6 +54,8 @@ class WooCommerceAdapter:
     """One WooCommerce store, reached with a REST API key (read_write for write-backs)."""
 
     platform = "woocommerce"
+    # No order batch that carries meta, notes and status together: one order at a time.
+    order_push_batch = 1
 
     def __init__(
         self,
@@ -256,6 +260,9 @@ class WooCommerceAdapter:
             )
         lines = ", ".join(line_external_ids)
         self.add_order_note(order_external_id, f"{note} (lines {lines})" if lines else note)
+
+    def push_orders(self, pushes: Sequence[OrderPush]) -> dict[str, Exception | None]:
+        return push_each(self, pushes)
 
     def release_holds(self, order_external_id: str) -> None:
         """Restore the status our hold replaced; an on-hold set by the merchant stays."""

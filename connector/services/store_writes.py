@@ -78,6 +78,24 @@ class AfterSent(Protocol):
     ) -> None: ...
 
 
+@runtime_checkable
+class BatchWriter(Protocol):
+    """Optional on a Writer: many targets of one shop in one call, where the store makes that
+    cheaper (Shopify's bulk mutations: a thousand orders for a few requests' points). The job
+    that runs first takes up to `batch_size` of its shop's due writes of the kind with it; the
+    others' jobs then find them claimed and do nothing."""
+
+    def batch_size(self, adapter: StoreAdapter) -> int: ...
+
+    def send_many(
+        self,
+        adapter: StoreAdapter,
+        items: Sequence[tuple[str, dict[str, Any], dict[str, Any] | None]],
+    ) -> dict[str, Exception | None]:
+        """(target, value, previous) for each; each target's failure, or None when sent."""
+        ...
+
+
 _writers: dict[str, Writer] = {}
 
 
@@ -246,7 +264,57 @@ def run(runtime: Runtime, write_id: int) -> str | None:
         row.payload = value
         adapter = adapter_for(runtime, shop, max_attempts=ATTEMPTS_PER_TRY)
         claim = _Claim(write_id, row.kind, row.target, value, previous, adapter)
+        size = writer.batch_size(adapter) if isinstance(writer, BatchWriter) else 1
+        more = _claim_more(session, row, shop, writer, adapter, now, size - 1) if size > 1 else []
+    if more:
+        return _send_batch(runtime, writer, [claim, *more])[write_id]
     return _send(runtime, writer, claim)
+
+
+def _claim_more(
+    session: Session,
+    row: StoreWrite,
+    shop: Shop,
+    writer: Writer,
+    adapter: StoreAdapter,
+    now: datetime,
+    limit: int,
+) -> list[_Claim]:
+    """Claim up to `limit` more due writes of the row's shop and kind, oldest first, with their
+    values worked out; those with nothing to change are suppressed on the way."""
+    if limit <= 0:
+        return []
+    others = session.scalars(
+        select(StoreWrite)
+        .where(
+            StoreWrite.shop_id == row.shop_id,
+            StoreWrite.kind == row.kind,
+            StoreWrite.id != row.id,
+            StoreWrite.status == "pending",
+            or_(StoreWrite.next_attempt_at.is_(None), StoreWrite.next_attempt_at <= now),
+        )
+        .order_by(StoreWrite.id)
+        .limit(limit)
+    ).all()
+    claims: list[_Claim] = []
+    for other in others:
+        if not _claimable(session, other, now):
+            continue
+        claimed = session.execute(
+            update(StoreWrite)
+            .where(StoreWrite.id == other.id, _is_due(now))
+            .values(status="sending", next_attempt_at=now + CLAIM, attempts=other.attempts + 1)
+        ).rowcount  # type: ignore[attr-defined]
+        if claimed != 1:
+            continue  # another worker has it
+        value = writer.desired(session, shop, other.target)
+        previous = _last_sent(session, other)
+        if value is None or value == previous:
+            _finish(session, other, "suppressed", now)
+            continue
+        other.payload = value
+        claims.append(_Claim(other.id, other.kind, other.target, value, previous, adapter))
+    return claims
 
 
 def _claimable(session: Session, row: StoreWrite, now: datetime) -> bool:
@@ -295,32 +363,59 @@ def _last_sent(session: Session, row: StoreWrite) -> dict[str, Any] | None:
 def _send(runtime: Runtime, writer: Writer, claim: _Claim) -> str | None:
     try:
         writer.send(claim.adapter, claim.target, claim.value, claim.previous)
-    except NotSupported as exc:
-        outcome, error = "suppressed", f"not supported: {exc}"
-    except NeedsReauthorization as exc:
-        outcome, error = "failed", f"the store refused our credentials: {exc}"
     except Exception as exc:  # recorded on the row and retried; the job itself never raises
-        outcome, error = "retry", f"{type(exc).__name__}: {exc}"
+        failure: Exception | None = exc
+    else:
+        failure = None
+    with runtime.db.transaction() as session:
+        return _record(session, runtime.clock.now(), writer, claim, failure)
+
+
+def _send_batch(runtime: Runtime, writer: Writer, claims: list[_Claim]) -> dict[int, str | None]:
+    """Send the claimed writes in one call and record every outcome in one transaction."""
+    assert isinstance(writer, BatchWriter)
+    items = [(c.target, c.value, c.previous) for c in claims]
+    try:
+        failures = writer.send_many(claims[0].adapter, items)
+    except Exception as exc:  # the call as a whole failed (credentials refused, store down)
+        failures = {c.target: exc for c in claims}
+    log.info("store writes: %d %s writes sent in one batch", len(claims), claims[0].kind)
+    with runtime.db.transaction() as session:
+        now = runtime.clock.now()
+        return {
+            c.write_id: _record(session, now, writer, c, failures.get(c.target)) for c in claims
+        }
+
+
+def _record(
+    session: Session, now: datetime, writer: Writer, claim: _Claim, failure: Exception | None
+) -> str | None:
+    """The outcome of one claimed write: sent, suppressed (no such operation), failed
+    (credentials refused, or out of attempts) or pending again with its backoff."""
+    if isinstance(failure, NotSupported):
+        outcome, error = "suppressed", f"not supported: {failure}"
+    elif isinstance(failure, NeedsReauthorization):
+        outcome, error = "failed", f"the store refused our credentials: {failure}"
+    elif failure is not None:
+        outcome, error = "retry", f"{type(failure).__name__}: {failure}"
     else:
         outcome, error = "sent", None
     if error is not None:
         log.warning("store write %s (%s) %s: %s", claim.write_id, claim.kind, outcome, error)
-    with runtime.db.transaction() as session:
-        row = session.get(StoreWrite, claim.write_id, with_for_update=True)
-        if row is None or row.status != "sending":
-            return None  # the shop was removed, or its writes cancelled, meanwhile
-        now = runtime.clock.now()
-        if outcome == "retry":
-            if row.attempts >= MAX_ATTEMPTS:
-                return _finish(session, row, "failed", now, error=error)
-            row.status, row.last_error = "pending", error
-            row.next_attempt_at = now + backoff(row.attempts)
-            return "pending"
-        if outcome == "failed":
-            session.get_one(Shop, row.shop_id).needs_reauthorization = True
-        if outcome == "sent" and isinstance(writer, AfterSent):
-            writer.after_sent(session, row.shop_id, row.target, claim.value)
-        return _finish(session, row, outcome, now, error=error)
+    row = session.get(StoreWrite, claim.write_id, with_for_update=True)
+    if row is None or row.status != "sending":
+        return None  # the shop was removed, or its writes cancelled, meanwhile
+    if outcome == "retry":
+        if row.attempts >= MAX_ATTEMPTS:
+            return _finish(session, row, "failed", now, error=error)
+        row.status, row.last_error = "pending", error
+        row.next_attempt_at = now + backoff(row.attempts)
+        return "pending"
+    if outcome == "failed":
+        session.get_one(Shop, row.shop_id).needs_reauthorization = True
+    if outcome == "sent" and isinstance(writer, AfterSent):
+        writer.after_sent(session, row.shop_id, row.target, claim.value)
+    return _finish(session, row, outcome, now, error=error)
 
 
 def _finish(

@@ -11,13 +11,13 @@ here; telling its customer is `connector.services.notify`'s: one recorder of mes
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.base import NotSupported, StoreAdapter
+from adapters.base import OrderPush, StoreAdapter, StoreError, push_one
 from connector.bus import PublishedEvent, event_transaction
 from connector.domain.storefront import (
     LineBackorder,
@@ -91,29 +91,41 @@ class OrderStateWriter:
         value: dict[str, Any],
         previous: dict[str, Any] | None,
     ) -> None:
-        """Only what differs from the last write: tags added or removed one by one (the
-        merchant's own tags are never touched), the data, the holds, then the note (last, so
-        a retry after a failure does not repeat it)."""
-        order = value["order"]
-        before = previous or {"tags": [], "hold": [], "data": None}
-        added = [t for t in value["tags"] if t not in before["tags"]]
-        removed = [t for t in before["tags"] if t not in value["tags"]]
-        if added:
-            adapter.add_order_tags(order, added)
-        if removed:
-            adapter.remove_order_tags(order, removed)
-        if value["data"] != before["data"]:
-            adapter.set_order_data(order, DATA_KEY, value["data"])
-        if set(value["hold"]) != set(before["hold"]):
-            if before["hold"]:
-                adapter.release_holds(order)  # ours only; a set that changed is held afresh
-            if value["hold"]:
-                adapter.hold_lines(order, value["hold"], HOLD_NOTE)
-        said = describe_changes(previous, value)
-        if said:
-            # Shopify has one note field, the merchant's: the metafield says it all there.
-            with suppress(NotSupported):
-                adapter.add_order_note(order, "Backorder update: " + " ".join(said))
+        push_one(adapter, _push(value, previous))
+
+    def batch_size(self, adapter: StoreAdapter) -> int:
+        return getattr(adapter, "order_push_batch", 1)
+
+    def send_many(
+        self,
+        adapter: StoreAdapter,
+        items: Sequence[tuple[str, dict[str, Any], dict[str, Any] | None]],
+    ) -> dict[str, Exception | None]:
+        """Many orders of one shop at once (a restock readying a thousand lines): the adapter
+        applies them as the platform allows it cheapest (Shopify: bulk mutations)."""
+        pushes = {target: _push(value, previous) for target, value, previous in items}
+        done = adapter.push_orders(list(pushes.values()))
+        missing = StoreError("the adapter gave no outcome for this order")
+        return {t: done.get(p.order_external_id, missing) for t, p in pushes.items()}
+
+
+def _push(value: dict[str, Any], previous: dict[str, Any] | None) -> OrderPush:
+    """Only what differs from the last write: tags added or removed one by one (the merchant's
+    own tags are never touched), the data, the holds, and a note saying what changed."""
+    before = previous or {"tags": [], "hold": [], "data": None}
+    changed_hold = set(value["hold"]) != set(before["hold"])
+    said = describe_changes(previous, value)
+    return OrderPush(
+        value["order"],
+        add_tags=tuple(t for t in value["tags"] if t not in before["tags"]),
+        remove_tags=tuple(t for t in before["tags"] if t not in value["tags"]),
+        data_key=DATA_KEY,
+        data=value["data"] if value["data"] != before["data"] else None,
+        release_holds=changed_hold and bool(before["hold"]),
+        hold_lines=tuple(value["hold"]) if changed_hold else (),
+        hold_note=HOLD_NOTE,
+        note="Backorder update: " + " ".join(said) if said else "",
+    )
 
 
 def _line_backorder(b: Backorder | None) -> LineBackorder | None:

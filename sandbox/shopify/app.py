@@ -1,7 +1,8 @@
 """`create_app`: the Flask app that plays Shopify for one store.
 
-Routes: the Admin GraphQL endpoint, OAuth, and the `/_sandbox` control surface. A background
-delivery thread posts webhooks; it starts with the app and lives as long as the process
+Routes: the Admin GraphQL endpoint, OAuth, the `/_sandbox` control surface and the staged-upload
+storage that bulk mutations post their variables to. A background delivery thread posts webhooks;
+it starts with the app and lives as long as the process
 (call `app.extensions["shopify_sandbox"].delivery.stop()` to end it early).
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from sandbox.shopify import control, graphql_endpoint, oauth
+from sandbox.shopify import control, graphql_endpoint, oauth, staged_uploads
 from sandbox.shopify.bulk import BulkRunner
 from sandbox.shopify.cost import MAX_SINGLE_QUERY_COST, LeakyBucket
 from sandbox.shopify.delivery import WebhookDelivery
@@ -80,4 +81,5 @@ def create_app(
     app.register_blueprint(graphql_endpoint.blueprint)
     app.register_blueprint(oauth.blueprint)
     app.register_blueprint(control.blueprint)
+    app.register_blueprint(staged_uploads.blueprint)
     return app

@@ -5,9 +5,18 @@ unpaginated, each node is one JSON line, nodes of nested connections are lines o
 carrying `__parentId`, the status goes CREATED → RUNNING → COMPLETED, the file is exposed at
 `url`, and `bulk_operations/finish` is announced. One bulk query runs at a time per shop.
 
+bulkOperationRunMutation (shopify.dev/docs/api/usage/bulk-operations/imports): the variables file
+was posted to a staged upload (`staged_uploads.py`); the mutation runs once per line, through the
+same executor and store methods as the live endpoint (real effects, real webhooks), without
+charging the rate-limit bucket per line (the run itself costs 10 points at the endpoint). Each
+line's answer is written as `{"data": ..., "__lineNumber": i}` (with `"errors"` when GraphQL
+refused the line). One bulk mutation runs at a time per shop, independently of bulk queries.
+
 Scenario knobs for clients' tests: `fail_next(code)` ends the next operations FAILED with a
-`BulkOperationErrorCode` (ACCESS_DENIED, INTERNAL_SERVER_ERROR, TIMEOUT); `hold()` keeps new
-operations RUNNING (the store stays usable meanwhile, as on Shopify) until `release()`.
+`BulkOperationErrorCode` (ACCESS_DENIED, INTERNAL_SERVER_ERROR, TIMEOUT); `fail_mutation_after(n)`
+ends the next bulk mutation FAILED after `n` lines, its answers so far at `partialDataUrl`;
+`hold()` keeps new operations RUNNING (the store stays usable meanwhile, as on Shopify) until
+`release()`.
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    GraphQLError,
     GraphQLSchema,
+    OperationDefinitionNode,
     TypeInfo,
     TypeInfoVisitor,
     Visitor,
@@ -33,6 +44,7 @@ from graphql import (
 from sandbox.shopify import payloads
 from sandbox.shopify.errors import SandboxError
 from sandbox.shopify.models import BulkOperation
+from sandbox.shopify.staged_uploads import StagedUploads
 from sandbox.shopify.store import ShopifyStore
 
 
@@ -58,10 +70,17 @@ class BulkRunner:
         self.failures: list[str] = []  # error codes the next operations fail with
         self.gate = threading.Event()  # cleared: operations stay RUNNING until released
         self.gate.set()
+        self.uploads = StagedUploads(store.shop.number)
+        self.current_mutation: int | None = None  # currentBulkOperation(type: MUTATION)
+        self.partial_failures: list[tuple[int, str]] = []  # (lines done, code), next mutations
 
     def fail_next(self, code: str = "INTERNAL_SERVER_ERROR", n: int = 1) -> None:
         with self.store.lock:
             self.failures.extend([code] * n)
+
+    def fail_mutation_after(self, lines: int, code: str = "INTERNAL_SERVER_ERROR") -> None:
+        with self.store.lock:
+            self.partial_failures.append((lines, code))
 
     def hold(self) -> None:
         self.gate.clear()
@@ -126,6 +145,115 @@ class BulkRunner:
                     operation.url = f"{base_url.rstrip('/')}/_sandbox/bulk/{operation.number}.jsonl"
             operation.completedAt = store.clock()
             store.announce("bulk_operations/finish", payloads.bulk_finish(store, operation))
+
+    # ------------------------------------------------------------------ mutations
+    def start_mutation(self, mutation: str, path: str, context: Any) -> BulkOperation:
+        """Start `mutation` over the file staged at `path`; `context` is the live request's
+        GraphQL context (its store, version and base URL serve every line)."""
+        document = self._mutation_document(mutation)
+        body = self.uploads.file(path)
+        if body is None:
+            raise SandboxError(
+                "The JSONL file could not be found. Try uploading the file again, and check "
+                "that you've entered the URL correctly for the stagedUploadPath mutation argument.",
+                code="NO_SUCH_FILE",
+                field=["stagedUploadPath"],
+            )
+        store = self.store
+        with store.lock:
+            current = store.bulk_operations.get(self.current_mutation or -1)
+            if current is not None and current.status in ("CREATED", "RUNNING"):
+                raise SandboxError(
+                    "A bulk mutation operation for this app and shop is already in progress: "
+                    f"{current.id}.",
+                    code="OPERATION_IN_PROGRESS",
+                    field=None,
+                )
+            operation = BulkOperation(store.ids.next(), mutation, "CREATED", store.clock())
+            operation.type = "MUTATION"
+            store.bulk_operations[operation.number] = operation
+            self.current_mutation = operation.number
+        thread = threading.Thread(
+            target=self._run_mutation, args=(operation, document, body, context), daemon=True
+        )
+        thread.start()
+        return operation
+
+    def _mutation_document(self, mutation: str) -> Any:
+        """The parsed document, if it is one valid mutation with exactly one top-level field."""
+        try:
+            document = parse(mutation)
+        except GraphQLError as exc:
+            raise _invalid(f"Failed to parse the mutation - {exc.message}") from exc
+        errors = validate(self.schema, document)
+        if errors:
+            raise _invalid(f"Failed to parse the mutation - {errors[0].message}")
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) != 1 or operations[0].operation.value != "mutation":
+            raise _invalid("Bulk mutations must contain exactly one mutation operation")
+        fields = operations[0].selection_set.selections
+        if len(fields) != 1 or not isinstance(fields[0], FieldNode):
+            raise _invalid("Bulk mutations must contain exactly one top-level mutation field")
+        if fields[0].name.value.startswith(("bulkOperation", "stagedUploads")):
+            raise _invalid(f"You must use an allowed mutation name, not {fields[0].name.value}")
+        return document
+
+    def _run_mutation(
+        self, operation: BulkOperation, document: Any, body: bytes, context: Any
+    ) -> None:
+        store = self.store
+        with store.lock:
+            operation.status = "RUNNING"
+        self.gate.wait()
+        with store.lock:
+            failure = self.failures.pop(0) if self.failures else None
+            stop, late = self.partial_failures.pop(0) if self.partial_failures else (None, None)
+        rows: list[str] = []
+        if failure is None:
+            for number, raw in enumerate(body.decode().splitlines()):
+                if stop is not None and number >= stop:
+                    failure = late
+                    break
+                with store.lock:  # a line at a time: the shop stays usable meanwhile
+                    rows.append(_answer(self.schema, document, raw, number, context))
+        with store.lock:
+            data = "".join(row + "\n" for row in rows).encode()
+            url = f"{context.base_url.rstrip('/')}/_sandbox/bulk/{operation.number}.jsonl"
+            if rows:
+                self.files[operation.number] = data
+            if failure is None:
+                operation.status = "COMPLETED"
+                operation.url = url if rows else None
+            else:
+                operation.status, operation.errorCode = "FAILED", failure
+                operation.partialDataUrl = url if rows else None
+            operation.objectCount = operation.rootObjectCount = len(rows)
+            operation.fileSize = len(data)
+            operation.completedAt = store.clock()
+            store.announce("bulk_operations/finish", payloads.bulk_finish(store, operation))
+
+
+def _invalid(message: str) -> SandboxError:
+    return SandboxError(message, code="INVALID_MUTATION", field=["mutation"])
+
+
+def _answer(schema: GraphQLSchema, document: Any, raw: str, number: int, context: Any) -> str:
+    """One result line: the mutation run with this line's variables."""
+    answer: dict[str, Any]
+    try:
+        variables = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        answer = {"errors": [{"message": f"Invalid JSON on line {number + 1}: {exc.msg}"}]}
+    else:
+        if not isinstance(variables, dict):
+            answer = {"errors": [{"message": f"Line {number + 1} is not a JSON object"}]}
+        else:
+            result = execute(schema, document, context_value=context, variable_values=variables)
+            answer = {"data": result.data}
+            if result.errors:
+                answer["errors"] = [e.formatted for e in result.errors]
+    answer["__lineNumber"] = number
+    return json.dumps(answer, separators=(",", ":"), default=str)
 
 
 MAX_CONNECTIONS = 5

@@ -149,3 +149,37 @@ def bulk_operation_run_query(_src: Any, info: Info, query: str) -> dict[str, Any
     except SandboxError as exc:
         return {"bulkOperation": None, "userErrors": [_user_error(exc)]}
     return {"bulkOperation": operation, "userErrors": []}
+
+
+@field("Mutation", "bulkOperationRunMutation")
+def bulk_operation_run_mutation(
+    _src: Any, info: Info, mutation: str, stagedUploadPath: str, clientIdentifier: str | None = None
+) -> dict[str, Any]:
+    try:
+        operation = info.context.bulk_runner.start_mutation(
+            mutation, stagedUploadPath, info.context
+        )
+    except SandboxError as exc:
+        return {"bulkOperation": None, "userErrors": [_user_error(exc)]}
+    return {"bulkOperation": operation, "userErrors": []}
+
+
+@field("Mutation", "stagedUploadsCreate")
+def staged_uploads_create(_src: Any, info: Info, input: list[dict[str, Any]]) -> dict[str, Any]:
+    # Only the bulk mutation variables file is emulated: any other resource is a clear error,
+    # not a target that would accept an image no later mutation can use.
+    targets = []
+    for staged in input:
+        if staged["resource"] != "BULK_MUTATION_VARIABLES" or staged.get("httpMethod") != "POST":
+            raise GraphQLError(
+                "The sandbox emulates staged uploads for BULK_MUTATION_VARIABLES over POST only"
+            )
+        target = info.context.bulk_runner.uploads.issue(info.context.base_url, staged["filename"])
+        targets.append(
+            {
+                "url": target.url,
+                "resourceUrl": target.resource_url,
+                "parameters": target.parameters,
+            }
+        )
+    return {"stagedTargets": targets, "userErrors": []}

@@ -189,8 +189,11 @@ def webhook_subscriptions(
 
 @field("QueryRoot", "currentBulkOperation")
 def current_bulk_operation(_src: Any, info: Info, type: str = "QUERY") -> Any:
+    """The shop's latest bulk operation of that type: queries and mutations run independently."""
     store = store_of(info)
-    return store.bulk_operations.get(store.current_bulk) if store.current_bulk else None
+    runner = getattr(info.context, "bulk_runner", None)
+    number = store.current_bulk if type == "QUERY" else getattr(runner, "current_mutation", None)
+    return store.bulk_operations.get(number) if number else None
 
 
 @field("BulkOperation", "objectCount", "rootObjectCount", "fileSize")

@@ -129,7 +129,7 @@ def test_admin_url_template_is_formatted_only_when_it_has_placeholders() -> None
 
 def test_adapter_has_every_protocol_method_with_the_same_parameters() -> None:
     methods = [n for n, v in vars(StoreAdapter).items() if callable(v) and not n.startswith("_")]
-    assert len(methods) == 17 and ShopifyAdapter.platform == "shopify"
+    assert len(methods) == 18 and ShopifyAdapter.platform == "shopify"
     for name in methods:
         expected = list(inspect.signature(getattr(StoreAdapter, name)).parameters)
         assert list(inspect.signature(getattr(ShopifyAdapter, name)).parameters) == expected, name

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from connector.commands import execute
@@ -229,3 +230,39 @@ def test_an_uninstalled_shop_gets_nothing(
     assert calls == [[], []]
     assert store.order_of(order_gid).tags == []
     assert {w.status for w in shop.writes()} == {"cancelled"}
+
+
+def test_a_restock_readying_many_orders_releases_their_holds_in_a_few_requests(
+    shop: Harness, shopify: RunningShopify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirty orders each wait for one unit; one by one their tags, data and holds would cost
+    some 120 requests (about 40 points an order). Batched: bulk mutations and one read of the
+    holds per 25 orders, whatever the number of orders."""
+    store = shopify.store
+    short, _ = _variants(store)
+    variant_gid = gid("ProductVariant", short.number)
+    if store.available(short) > 0:
+        _order(store, [(short, store.available(short))])  # the shelf emptied first
+    orders = [_order(store, [(short, 1)]) for _ in range(30)]
+    shop.sync()
+    assert all(_held_lines(store, o) for o in orders)
+    assert all(store.order_of(o).tags == ["backordered"] for o in orders)
+
+    requests_made: list[str] = []
+    post = requests.Session.post
+
+    def counted(self: requests.Session, url: str, *args: Any, **kwargs: Any) -> Any:
+        requests_made.append(url)
+        return post(self, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "post", counted)
+    store.restock(variant_gid, 30)
+    shop.sync(full=True)
+
+    assert all(_held_lines(store, o) == set() for o in orders)
+    assert all(store.order_of(o).tags == [] for o in orders)
+    data = [json.loads(_metafield(store, o, "state").value) for o in orders]
+    assert {d["backordered"] for d in data} == {False}
+    assert {w.status for w in shop.writes(ORDER_STATE)} <= {"sent", "suppressed"}
+    graphql = [u for u in requests_made if u.endswith("/graphql.json")]
+    assert len(graphql) < 60, len(graphql)  # the sync's reads included
