@@ -215,7 +215,7 @@ class BulkExport:
         done, failures = skip, 0
         while True:
             try:
-                for index, group in enumerate(groups(self._lines(operation.url)), start=1):
+                for index, group in enumerate(groups(self.lines(operation.url)), start=1):
                     if index > done:
                         done = index
                         yield build(group)
@@ -227,7 +227,7 @@ class BulkExport:
                 log.warning("bulk file download broke after %s records (%s); again", done, exc)
                 self.sleep(min(self.poll_max, self.poll_first * 2**failures))
 
-    def _lines(self, url: str) -> Iterator[dict[str, Any]]:
+    def lines(self, url: str) -> Iterator[dict[str, Any]]:
         response = self.session.get(url, stream=True, timeout=TIMEOUT, headers=DOWNLOAD_HEADERS)
         with response:
             if response.status_code != 200:

@@ -186,7 +186,7 @@ class BulkMutations:
         """Result lines by input line number (a broken download is read again, whole)."""
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
             try:
-                return {int(line["__lineNumber"]): line for line in self.export._lines(url)}
+                return {int(line["__lineNumber"]): line for line in self.export.lines(url)}
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == DOWNLOAD_ATTEMPTS:
                     raise StoreError(f"bulk result download kept failing: {exc}") from exc

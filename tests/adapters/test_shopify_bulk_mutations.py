@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.base import StoreError
+from adapters.base import OrderPush, StoreError
 from adapters.shopify import ShopifyAdapter, queries
 from adapters.shopify.bulk_mutations import BulkMutationError, BulkMutations
+from adapters.shopify.order_pushes import BULK_MIN
 from sandbox.shopify.server import RunningShopify, start
 
 
@@ -258,3 +259,33 @@ def _until(condition: Any, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition never came true")
         time.sleep(0.01)
+
+
+def test_a_batch_of_pushes_releases_each_order_and_fails_only_the_one_refused(
+    adapter: ShopifyAdapter, shop: RunningShopify
+) -> None:
+    """`push_orders` on a batch (adapters/shopify/order_pushes.py): tags, data and our holds of
+    every order in a few bulk operations; an order Shopify refuses fails alone and is left out
+    of the steps after the one that refused it."""
+    store = shop.store
+    orders = [store.place_order([(stocked_variant(shop), 1)]) for _ in range(BULK_MIN)]
+    for order_id in orders:
+        adapter.hold_lines(order_id, [li.id for li in store.order_of(order_id).lines], "Restock")
+    adapter.bulk_mutations.poll_first = adapter.bulk_mutations.export.poll_first = 0.02
+    ghost = "gid://shopify/Order/999999999"
+    pushes = [
+        OrderPush(
+            o, add_tags=("ready",), data_key="state", data={"ready": True}, release_holds=True
+        )
+        for o in [*orders, ghost]
+    ]
+
+    outcome = adapter.push_orders(pushes)
+
+    assert [o for o, failure in outcome.items() if failure is not None] == [ghost]
+    assert isinstance(outcome[ghost], StoreError)
+    for order_id in orders:
+        order = store.order_of(order_id)
+        assert "ready" in order.tags
+        assert {fo.status for fo in store._fos(order)} == {"OPEN"}
+        assert [m.key for m in store.metafields_of(order_id)] == ["state"]
