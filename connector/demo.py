@@ -17,6 +17,7 @@ the engine, and the merchant records a purchase order.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -40,6 +41,7 @@ from connector.jobs import InProcessQueue
 from connector.migrate import upgrade
 from connector.models import (
     Backorder,
+    Notification,
     Order,
     Product,
     Shop,
@@ -49,15 +51,19 @@ from connector.models import (
     WebhookEvent,
 )
 from connector.runtime import Runtime
+from connector.services.notify.send import KIND_HEADER
 from connector.services.stock import add_incoming
 from connector.services.sync import RESOURCES, SyncBusy, run_sync_for
 from connector.services.tokens import create_token
 from connector.stores import adapter_for
+from sandbox.mailbox import Mailbox, Received, start_mailbox
 
 if TYPE_CHECKING:
     from sandbox.run import Sandboxes
 
 DEMO_DIR = Path(".demo")
+MAIL_DIR = DEMO_DIR / "mail"
+STATUS_LINK = re.compile(r"https?://\S+/status/[\w.-]+")
 VARIANTS = 200  # per store: a small shop
 # The Shopify sandbox plays a Shopify Plus store (1,000 points/s restore, platform-notes.md),
 # so the demo's syncs take seconds; the Standard plan's 100/s would take a minute and a half.
@@ -79,7 +85,7 @@ STEPS = {
 def demo_settings() -> dict[str, Any]:
     """A fresh database and throw-away keys, whatever the operator's .env says."""
     DEMO_DIR.mkdir(exist_ok=True)
-    for leftover in DEMO_DIR.glob("backorder.db*"):
+    for leftover in [*DEMO_DIR.glob("backorder.db*"), *MAIL_DIR.glob("*.eml")]:
         leftover.unlink()
     return {
         "DATABASE_URL": f"sqlite:///{DEMO_DIR / 'backorder.db'}",
@@ -126,11 +132,21 @@ class Stack:
         self.sandboxes.stop()
 
 
-def start_stack(host: str, port: int, make_runtime: Callable[..., Runtime]) -> Stack:
-    """Start the stores, bind our port, build the runtime for that `APP_URL`, then serve."""
+def start_stack(
+    host: str,
+    port: int,
+    make_runtime: Callable[..., Runtime],
+    *,
+    shopify_plan: dict[str, Any] | None = None,
+) -> Stack:
+    """Start the stores, bind our port, build the runtime for that `APP_URL`, then serve.
+
+    `shopify_plan`: the Shopify sandbox's rate limit (default: the demo's generous one; a
+    benchmark passes Standard's)."""
     from sandbox.run import start_both
 
-    sandboxes = start_both(host, variants=VARIANTS, seed=7, shopify_options=SHOPIFY_PLAN)
+    plan = SHOPIFY_PLAN if shopify_plan is None else shopify_plan
+    sandboxes = start_both(host, variants=VARIANTS, seed=7, shopify_options=plan)
     try:
         # Bound first so port 0 works: the app's URL must be known before the runtime is built.
         server = make_server(
@@ -507,10 +523,46 @@ def check_storefront(stack: Stack, shops: DemoShops, found: dict[str, Any]) -> d
     return {"store_writes_sent": sent, "product_page": {"sku": sku, **shown}}
 
 
+def _mail_settled(runtime: Runtime, seconds: float = 20) -> None:
+    """Wait until no customer message is waiting or being sent."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with runtime.db.transaction() as session:
+            open_ = session.scalar(
+                select(func.count()).where(Notification.status.in_(("pending", "sending")))
+            )
+        if not open_ and runtime.jobs.depth() == 0:
+            return
+        time.sleep(0.1)
+
+
+def check_mail(stack: Stack, mailbox: Mailbox) -> dict[str, Any]:
+    """What the customers' inboxes (the sandbox mailbox) received, and one status page link."""
+    _mail_settled(stack.runtime)
+    received = mailbox.messages()
+    kinds: dict[str, int] = {}
+    for item in received:
+        kind = item.header(KIND_HEADER) or "?"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    told = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items()))
+    click.echo(f"Customers were e-mailed: {told or 'nothing'}  ({MAIL_DIR}/*.eml)")
+    status_page = next(
+        (link for item in received for link in STATUS_LINK.findall(_plain_text(item))), None
+    )
+    if status_page:
+        click.echo(f"  a customer's status page: {status_page}")
+    return {"emails": kinds, "status_page": status_page}
+
+
+def _plain_text(item: Received) -> str:
+    part = item.message.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
 # ---------------------------------------------------------------------------- the command
 
 
-def _where_to_look(stack: Stack, shops: DemoShops) -> str:
+def _where_to_look(stack: Stack, shops: DemoShops, status_page: str | None) -> str:
     url = stack.app_url
     return (
         f"\nBackorder Connector demo — shops {shops.shopify_id} (Shopify sandbox) and "
@@ -520,6 +572,8 @@ def _where_to_look(stack: Stack, shops: DemoShops) -> str:
         f"  OpenAPI:    {url}/api/v1/openapi.json\n"
         f"  storefront: {url}/storefront/v1/shops/{shops.woocommerce_id}/variants/<variant id>"
         f"  (widget: {url}/storefront/v1/widget.js)\n"
+        f"  e-mails:    {MAIL_DIR}/*.eml (what customers were sent; open with a mail client)\n"
+        f"  status page: {status_page or 'none yet'}\n"
         f"  API tokens: {shops.shopify_token}  (Shopify shop)\n"
         f"              {shops.woocommerce_token}  (WooCommerce shop)\n"
         f"  try:        curl -H 'Authorization: Bearer {shops.shopify_token}' "
@@ -532,7 +586,13 @@ def _where_to_look(stack: Stack, shops: DemoShops) -> str:
 def run_demo(make_runtime: Callable[..., Runtime], *, once: bool, host: str, port: int) -> None:
     """`make_runtime(**settings)` builds the runtime once the app's URL and the stores are known."""
     fresh = demo_settings()
-    stack = start_stack(host, port, lambda **app: make_runtime(**fresh, **app))
+    inbox = start_mailbox(directory=MAIL_DIR)  # the customers' side of the e-mail
+    fresh["SMTP_URL"] = inbox.url
+    try:
+        stack = start_stack(host, port, lambda **app: make_runtime(**fresh, **app))
+    except BaseException:
+        inbox.stop()
+        raise
     click.echo(
         f"Sandbox stores: Shopify {stack.sandboxes.shopify.base_url}, "
         f"WooCommerce {stack.sandboxes.woocommerce.url}; the app serves at {stack.app_url}"
@@ -542,6 +602,7 @@ def run_demo(make_runtime: Callable[..., Runtime], *, once: bool, host: str, por
         story = {**installed, **play_scenario(stack, shops)}
         found = check_api(stack, shops)
         found["storefront"] = check_storefront(stack, shops, found)
+        found["mail"] = check_mail(stack, inbox.mailbox)
         if once:
             ok = found["healthz"] == 200 and found["waiting_backorders"] > 0
             click.echo(json.dumps({"did": story, "found": found, "ok": ok}))
@@ -549,7 +610,7 @@ def run_demo(make_runtime: Callable[..., Runtime], *, once: bool, host: str, por
         from connector import scheduler
 
         background = scheduler.start(stack.runtime, sync=True)
-        click.echo(_where_to_look(stack, shops))
+        click.echo(_where_to_look(stack, shops, found["mail"]["status_page"]))
         try:
             while stack.thread.is_alive():
                 stack.thread.join(1.0)
@@ -560,3 +621,4 @@ def run_demo(make_runtime: Callable[..., Runtime], *, once: bool, host: str, por
     finally:
         stack.stop()
         stack.runtime.db.dispose()
+        inbox.stop()

@@ -7,9 +7,19 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from connector.demo import Stack, check_api, check_storefront, install_shops, play_scenario
+import requests
+
+from connector.demo import (
+    Stack,
+    check_api,
+    check_mail,
+    check_storefront,
+    install_shops,
+    play_scenario,
+)
 from connector.models import Shop
 from connector.services.install import SHOPIFY_TOPICS, WOOCOMMERCE_TOPICS
+from sandbox.mailbox import RunningMailbox
 
 
 def _credentials(stack: Stack, shop_id: int) -> tuple[Shop, dict[str, Any]]:
@@ -96,3 +106,20 @@ def test_the_demo_pushes_the_backorders_to_the_stores_and_the_product_page(stack
     page = shown["product_page"]
     assert page["sku"] in story["scenario"]["woocommerce"]["oversold"]
     assert page["in_stock"] is False and page["message"].startswith("Ships by ")
+
+
+def test_the_demo_emails_each_waiting_customer_a_working_status_page(
+    stack: Stack, demo_mailbox: RunningMailbox
+) -> None:
+    shops, _ = install_shops(stack)
+    play_scenario(stack, shops)
+    found = check_api(stack, shops)
+    told = check_mail(stack, demo_mailbox.mailbox)
+
+    # One "placed" e-mail per backorder ever opened (the cancelled one was told too), no more.
+    received = demo_mailbox.mailbox.messages()
+    placed = [m for m in received if m.header("X-Backorder-Kind") == "placed"]
+    assert len(placed) == told["emails"]["placed"] >= len(found["queue"])
+    assert len({(m.recipients, m.message["Subject"]) for m in placed}) == len(placed)
+    page = requests.get(told["status_page"], timeout=10)
+    assert page.status_code == 200 and "Expected to ship by" in page.text
