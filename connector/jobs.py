@@ -12,10 +12,10 @@ entry points and run the same handlers on the same code path as the in-process t
 
 from __future__ import annotations
 
-import itertools
+import collections
 import logging
-import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -39,8 +39,9 @@ def register(
     name: str, handler: Handler, sweep: Sweep | None = None, *, urgent: bool = False
 ) -> None:
     """Make `name` runnable; `sweep` re-enqueues that kind's due rows after a crash. An
-    `urgent` kind is taken before the others waiting: a customer's e-mail takes milliseconds and
-    must not queue behind a thousand store writes paced by the store's rate limit."""
+    `urgent` kind (a customer's e-mail takes milliseconds and must not queue behind a thousand
+    store writes paced by the store's rate limit) has a lane and a thread of its own in
+    `InProcessQueue`, and goes to the front of the RQ queue."""
     _handlers[name] = handler
     if sweep is not None:
         _sweeps[name] = sweep
@@ -80,48 +81,60 @@ class JobQueue(Protocol):
     def depth(self) -> int: ...
 
 
+Job = tuple[str, tuple[Arg, ...], str | None]  # name, args, key
+URGENT, NORMAL = "urgent", "normal"
+
+
 class InProcessQueue:
     """Worker threads inside the serving process: the embedded, single-process deployment.
 
-    Until `start` is called, jobs wait and `drain` runs them in the caller's thread (tests and
-    one-shot commands); nothing is lost either way, since rows are the record.
+    Two lanes. Urgent kinds (customer e-mails) have a thread of their own, so an e-mail never
+    waits behind a thousand store writes paced by a store's rate limit; the general threads
+    take the other jobs first, in arrival order, and help with the urgent ones when idle, so
+    a burst of e-mails never starves the writes either. Until `start` is called, jobs wait and
+    `drain` runs them in the caller's thread, urgent first (tests and one-shot commands);
+    nothing is lost either way, since rows are the record.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        # (0 for urgent kinds else 1, arrival number, name, args, key): urgent first, then FIFO.
-        self._queue: queue.PriorityQueue[tuple[int, int, str, tuple[Arg, ...], str | None]] = (
-            queue.PriorityQueue()
-        )
-        self._arrivals = itertools.count()
+        self._lanes: dict[str, collections.deque[Job]] = {
+            URGENT: collections.deque(),
+            NORMAL: collections.deque(),
+        }
         self._waiting: set[str] = set()
-        self._lock = threading.Lock()
+        self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
     def enqueue(self, name: str, *args: Arg, key: str | None = None) -> None:
-        if key is not None:
-            with self._lock:
+        with self._ready:
+            if key is not None:
                 if key in self._waiting:
                     return
                 self._waiting.add(key)
-        rank = 0 if name in _urgent else 1
-        self._queue.put((rank, next(self._arrivals), name, args, key))
+            self._lanes[URGENT if name in _urgent else NORMAL].append((name, args, key))
+            self._ready.notify_all()  # the urgent thread does not take a normal job
 
     def depth(self) -> int:
-        return self._queue.qsize()
+        with self._ready:
+            return sum(len(lane) for lane in self._lanes.values())
 
-    def _take(self, timeout: float) -> tuple[str, tuple[Arg, ...]] | None:
-        try:
-            _rank, _arrival, name, args, key = (
-                self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
-            )
-        except queue.Empty:
-            return None
-        if key is not None:
-            with self._lock:
-                self._waiting.discard(key)
-        return name, args
+    def _take(self, timeout: float, lanes: tuple[str, ...]) -> tuple[str, tuple[Arg, ...]] | None:
+        """The next job of the first lane in `lanes` that has one, waiting up to `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._ready:
+            while True:
+                for lane in lanes:
+                    if self._lanes[lane]:
+                        name, args, key = self._lanes[lane].popleft()
+                        if key is not None:
+                            self._waiting.discard(key)
+                        return name, args
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._ready.wait(left)
 
     def _run_one(self, job: tuple[str, tuple[Arg, ...]]) -> None:
         try:
@@ -132,29 +145,34 @@ class InProcessQueue:
     def drain(self) -> int:
         """Run every queued job (and those they queue) in this thread; returns how many ran."""
         done = 0
-        while (job := self._take(timeout=0)) is not None:
+        while (job := self._take(0, (URGENT, NORMAL))) is not None:
             self._run_one(job)
             done += 1
         return done
 
     def start(self, threads: int = 2) -> None:
+        """`threads` general workers and one for the urgent lane."""
         self._stopping.clear()
-        for number in range(threads):
-            thread = threading.Thread(target=self._loop, name=f"job-worker-{number}", daemon=True)
+        lanes = [(NORMAL, URGENT)] * threads + [(URGENT,)]
+        for number, order in enumerate(lanes):
+            name = f"job-worker-{number}" if len(order) > 1 else "job-worker-urgent"
+            thread = threading.Thread(target=self._loop, args=(order,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _loop(self) -> None:
+    def _loop(self, lanes: tuple[str, ...]) -> None:
         from connector.db import background
 
         background.active = True  # requests take their database turns first
         while not self._stopping.is_set():
-            job = self._take(timeout=0.5)
+            job = self._take(0.5, lanes)
             if job is not None:
                 self._run_one(job)
 
     def stop(self) -> None:
         self._stopping.set()
+        with self._ready:
+            self._ready.notify_all()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()

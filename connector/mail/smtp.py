@@ -10,10 +10,14 @@
     ...?helo=mail.example.com       the name we greet with (default: this machine's name)
 
 Credentials are only ever sent over TLS (or to a server on this machine). A `SmtpSender` keeps
-one connection open and reuses it for the next message; it checks the connection with NOOP
-before each reuse and reconnects if the server closed it meanwhile, so the message itself is
-only ever handed over once per `send`. Failures come out as `MailTemporaryError` (try again
-later) or `MailPermanentError` (do not); their messages name no recipient and no credential.
+one connection open and reuses it for the next message. Before a reuse it looks whether the
+server said anything since (a close, a 421 goodbye: the socket is readable) and only then checks
+with NOOP, reopening if the server closed it meanwhile, so the message itself is only ever handed
+over once per `send`. A NOOP before every message would double the round trips of a burst of a
+thousand e-mails; a silent socket costs no round trip. Should one be gone all the same, that send
+fails as temporary and its message goes again later: never lost, never twice. Failures come out as
+`MailTemporaryError` (try again later) or `MailPermanentError` (do not); their messages name no
+recipient and no credential.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import select
 import smtplib
 import socket
 import ssl
@@ -135,6 +140,8 @@ class SmtpSender:
 
     def _ready_connection(self) -> smtplib.SMTP:
         if self._connection is not None:
+            if not _has_news(self._connection):
+                return self._connection
             try:
                 alive = self._connection.noop()[0] == 250
             except (smtplib.SMTPException, OSError):
@@ -183,6 +190,21 @@ class SmtpSender:
         if self._connection is not None:
             _close(self._connection, polite=True)
             self._connection = None
+
+
+def _has_news(connection: smtplib.SMTP) -> bool:
+    """Whether the server sent anything on an idle connection (it never speaks unasked, but
+    to close it): a readable socket, or bytes TLS has already buffered."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # closed under us
+        return True
+    return bool(readable)
 
 
 def sender_from_url(url: str | None) -> SmtpSender | None:

@@ -4,6 +4,8 @@ crash leaves behind is queued again; the compliance topics do what they promise.
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -214,3 +216,36 @@ def test_a_customer_email_is_taken_before_store_writes_already_waiting(
 
     assert queue.drain() == 6
     assert ran == ["email 1", "email 2", "write 0", "write 1", "write 2", "write 3"]
+
+
+def test_an_email_is_sent_while_every_general_worker_is_busy_with_store_writes(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The urgent lane has a thread of its own: writes held up by a store's rate limit (here
+    they wait on an event) do not hold up an e-mail, and they still run once let go."""
+    monkeypatch.setattr(jobs, "_handlers", dict(jobs._handlers))
+    monkeypatch.setattr(jobs, "_urgent", set(jobs._urgent))
+    let_go, emailed = threading.Event(), threading.Event()
+    written: list[int] = []
+
+    def slow_write(_runtime: Runtime, n: int) -> None:
+        let_go.wait(10)
+        written.append(n)
+
+    jobs.register("slow_write", slow_write)
+    jobs.register("email", lambda _runtime, _n: emailed.set(), urgent=True)
+    queue = jobs.InProcessQueue(runtime)
+    for n in range(4):
+        queue.enqueue("slow_write", n)
+    queue.start(threads=2)
+    try:
+        queue.enqueue("email", 1)
+        assert emailed.wait(5), "the e-mail waited for the store writes"
+        assert written == []  # both general workers are still held by the writes
+    finally:
+        let_go.set()
+        deadline = time.monotonic() + 5
+        while len(written) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        queue.stop()
+    assert sorted(written) == [0, 1, 2, 3]

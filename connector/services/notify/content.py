@@ -7,7 +7,7 @@ An e-mail held for an hour by a dead SMTP server still says today's ETA, what it
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -144,8 +144,39 @@ def line_context(
         "incoming_expected_on": _incoming(session, backorder.variant_id, reference)
         if kind == "incoming"
         else None,
-        "alternatives": alternatives(session, shop, backorder, locale),
+        "alternatives": Lazy(lambda: alternatives(session, shop, backorder, locale)),
     }
+
+
+class Lazy(Sequence[Any]):
+    """A list made on first use. The alternatives cost a ranking per line, and only the
+    templates that offer them ("placed", "late", or a merchant's own) ever read them."""
+
+    def __init__(self, make: Callable[[], list[Any]]) -> None:
+        self._make = make
+        self._items: list[Any] | None = None
+
+    @property
+    def used(self) -> bool:
+        """Whether anything read the list: what a message showed is what it recorded."""
+        return self._items is not None
+
+    def _list(self) -> list[Any]:
+        if self._items is None:
+            self._items = list(self._make())
+        return self._items
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._list()[index]
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._list())
+
+    def __bool__(self) -> bool:
+        return bool(self._list())
 
 
 def customer_context(

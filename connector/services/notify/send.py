@@ -167,8 +167,11 @@ def _prepare(
         facts.update(
             eta=backorder.eta.isoformat() if backorder.eta else None,
             eta_source=backorder.eta_source,
-            alternatives=[
-                a["title"] for line in context.get("lines", ()) for a in line["alternatives"]
+            alternatives=[  # those the message showed
+                a["title"]
+                for line in context.get("lines", ())
+                if not isinstance(line["alternatives"], content.Lazy) or line["alternatives"].used
+                for a in line["alternatives"]
             ],
         )
     return rendered, facts
