@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     ADMIN_API_TOKEN: Annotated[str | None, Field(min_length=32)] = None
     ALLOW_PRIVATE_STORE_URLS: bool = False
     LOG_LEVEL: str = "INFO"
-    # Worker threads of the in-process queue in `backorder serve` (when REDIS_URL is unset).
+    # Worker threads of the in-process queue in `backorder serve` (when REDIS_URL is unset),
+    # besides the one that sends e-mails only.
     WORKER_THREADS: Annotated[int, Field(ge=1, le=32)] = 2
     # Requests per client to the public WooCommerce storefront endpoint (`limits` syntax).
     STOREFRONT_RATE_LIMIT: str = "60/minute"
