@@ -260,3 +260,22 @@ def list_notifications(
             order_matches(order)
         )
     return session.scalars(_page(statement, Notification.id, page)).all()
+
+
+def list_outbox(
+    session: Session,
+    model: Any,
+    shop_id: int | None,
+    page: PageRequest,
+    *,
+    order: str | None = None,
+    status: str | None = None,
+) -> Sequence[Any]:
+    """One page of an outbox table (store writes, notifications), oldest first, by shop,
+    `order` as a support agent names it and status (one extra row: another page follows)."""
+    statement = _scoped(select(model), model.shop_id, shop_id)
+    if order is not None:
+        statement = statement.join(Order, Order.id == model.order_id).where(order_matches(order))
+    if status is not None:
+        statement = statement.where(model.status == status)
+    return session.scalars(_page(statement, model.id, page)).all()

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from adapters.base import NeedsReauthorization, NotSupported, StoreAdapter
 from connector.db import after_commit
-from connector.models import Order, Shop, StoreWrite
-from connector.services.reads import PageRequest, order_matches
+from connector.models import Shop, StoreWrite
+from connector.services.reads import PageRequest, list_outbox
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -477,15 +477,4 @@ def list_writes(
 ) -> Sequence[StoreWrite]:
     """Writes with their outcome, oldest first (one extra row: another page follows);
     `order` as a support agent names it ("#1001", the platform id)."""
-    statement = select(StoreWrite)
-    if shop_id is not None:
-        statement = statement.where(StoreWrite.shop_id == shop_id)
-    if order is not None:
-        statement = statement.join(Order, Order.id == StoreWrite.order_id).where(
-            order_matches(order)
-        )
-    if status is not None:
-        statement = statement.where(StoreWrite.status == status)
-    if page.after_id is not None:
-        statement = statement.where(StoreWrite.id > page.after_id)
-    return session.scalars(statement.order_by(StoreWrite.id).limit(page.limit + 1)).all()
+    return list_outbox(session, StoreWrite, shop_id, page, order=order, status=status)

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from connector.domain import notify as rules
 from connector.mail import MailError, Rendered, TemplateMissing, known_kinds, render
 from connector.mail.render import check_override
-from connector.models import MailTemplate, Notification, Order, Shop
+from connector.models import MailTemplate, Notification, Shop
 from connector.services.errors import Invalid, NotFound
 from connector.services.notify import content
-from connector.services.reads import PageRequest, order_matches
+from connector.services.reads import PageRequest, list_outbox
 
 MAIL_SETTINGS = (
     "mail_kinds",
@@ -262,15 +262,4 @@ def list_notifications(
     status: str | None = None,
 ) -> Sequence[Notification]:
     """Messages oldest first (one extra row: another page follows)."""
-    statement = select(Notification)
-    if shop_id is not None:
-        statement = statement.where(Notification.shop_id == shop_id)
-    if order is not None:
-        statement = statement.join(Order, Order.id == Notification.order_id).where(
-            order_matches(order)
-        )
-    if status is not None:
-        statement = statement.where(Notification.status == status)
-    if page.after_id is not None:
-        statement = statement.where(Notification.id > page.after_id)
-    return session.scalars(statement.order_by(Notification.id).limit(page.limit + 1)).all()
+    return list_outbox(session, Notification, shop_id, page, order=order, status=status)
