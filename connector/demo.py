@@ -43,6 +43,7 @@ from connector.models import (
     Backorder,
     Notification,
     Order,
+    OrderLine,
     Product,
     Shop,
     StoreWrite,
@@ -52,6 +53,7 @@ from connector.models import (
 )
 from connector.runtime import Runtime
 from connector.services.notify.send import KIND_HEADER
+from connector.services.status_links import read_status_token
 from connector.services.stock import add_incoming
 from connector.services.sync import RESOURCES, SyncBusy, run_sync_for
 from connector.services.tokens import create_token
@@ -546,12 +548,28 @@ def check_mail(stack: Stack, mailbox: Mailbox) -> dict[str, Any]:
         kinds[kind] = kinds.get(kind, 0) + 1
     told = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items()))
     click.echo(f"Customers were e-mailed: {told or 'nothing'}  ({MAIL_DIR}/*.eml)")
-    status_page = next(
-        (link for item in received for link in STATUS_LINK.findall(_plain_text(item))), None
-    )
+    status_page = _waiting_customers_link(stack.runtime, received)
     if status_page:
         click.echo(f"  a customer's status page: {status_page}")
     return {"emails": kinds, "status_page": status_page}
+
+
+def _waiting_customers_link(runtime: Runtime, received: list[Received]) -> str | None:
+    """The status page of a customer still waiting, the one worth showing: the e-mails arrive
+    in any order, and an early one may be for a line a delivery has since made ready."""
+    with runtime.db.transaction() as session:
+        rows = session.execute(
+            select(Backorder.shop_id, OrderLine.order_id)
+            .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+            .where(Backorder.status == "waiting")
+        )
+        waiting = {(shop_id, order_id) for shop_id, order_id in rows}
+    links = [link for item in received for link in STATUS_LINK.findall(_plain_text(item))]
+    for link in links:
+        ids = read_status_token(runtime.settings, link.rsplit("/", 1)[1], clock=runtime.clock)
+        if ids in waiting:
+            return link
+    return links[0] if links else None
 
 
 def _plain_text(item: Received) -> str:
