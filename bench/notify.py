@@ -191,6 +191,8 @@ def one_round(shop: Shop, catcher: MailCatcher, count: int, running: Stack) -> d
     wait_for("placed e-mails", lambda: catcher.times("placed", list(recipients)))
     wait_for("holds", lambda: shop.held(set(orders)) == set(orders))
     wait_for("the app settled", lambda: settled(running))
+    if count > 1:
+        log(f"{count} lines waiting, holds on, the app settled: the stock arrives")
     start = time.perf_counter()
     shop.store.restock(shop.variant, count)
     told = wait_for("ready e-mails", lambda: catcher.times("ready", list(recipients)))

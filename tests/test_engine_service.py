@@ -70,6 +70,40 @@ def test_the_same_order_twice_or_updated_changes_nothing(
     assert len(events(runtime)) == seen
 
 
+def test_only_an_update_of_what_the_queue_reads_replans_the_order(
+    runtime: Runtime, shop: ShopFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every write of ours comes back as an orders/updated echo: those must not re-plan (a
+    1,000-order restock's echoes re-planning took half of its time), while each change of a
+    fact the queue reads still does."""
+    import connector.services.orders as orders
+
+    planned: list[int] = []
+    real = orders.reconcile_pools
+
+    def counted(session, clock, pools):  # type: ignore[no-untyped-def]
+        planned.append(len(pools))
+        return real(session, clock, pools)
+
+    monkeypatch.setattr(orders, "reconcile_pools", counted)
+    now = runtime.clock.now()
+    ingest(runtime, shop.shop_id, _order(runtime, "1001", "v1", 2, 2))
+    assert planned == [1]
+    echo = _order(runtime, "1001", "v1", 2, 2, updated_at=now)
+    ingest(runtime, shop.shop_id, replace(echo, financial_status="paid"))
+    assert planned == [1]
+    changes = [
+        _order(runtime, "1001", "v1", 3, 2, updated_at=now + hours(1)),  # quantity
+        _order(runtime, "1001", "v1", 3, 2, updated_at=now + hours(2), shipping="Express"),
+        _order(runtime, "1001", "v1", 3, 2, updated_at=now + hours(3), refunded={"v1": 1}),
+        _order(runtime, "1001", "v1", 3, 2, updated_at=now + hours(4), cancelled_at=now),
+    ]
+    for number, change in enumerate(changes, start=2):
+        ingest(runtime, shop.shop_id, change)
+        assert len(planned) == number
+    assert backorders(runtime)["1001-v1"]["status"] == "cancelled"
+
+
 def test_a_stale_snapshot_does_not_overwrite_newer_state(
     runtime: Runtime, shop: ShopFixture
 ) -> None:

@@ -132,7 +132,8 @@ def ingest_orders(
             continue
         # Locked above, in pool order: each pool the wave touched, once.
         wanted = sorted({pool_of[v] for v in touched})
-        events += reconcile_pools(session, clock, [pools[n] for n in wanted])
+        if wanted:
+            events += reconcile_pools(session, clock, [pools[n] for n in wanted])
     note_changes(session, orders=created)  # the alternatives index counts what was bought
     order_ids = [held[s.external_id].id if s.external_id in held else None for s in snapshots]
     return IngestedPage(order_ids, stale, events)
@@ -228,12 +229,19 @@ def _steps(
     }
     steps: list[_Step] = []
     stale: list[int] = []
+    seen: set[str] = set()
     for position, snapshot in enumerate(snapshots):
         known = updated.get(snapshot.external_id)
         if known is not None and snapshot.updated_at < known:
             stale.append(position)
             continue
         updated[snapshot.external_id] = snapshot.updated_at
+        first = snapshot.external_id not in seen
+        seen.add(snapshot.external_id)
+        order = held.get(snapshot.external_id)
+        if first and order is not None and not _changes_the_plan(snapshot, order, variants):
+            steps.append(_Step(snapshot, set()))  # stored (its timestamp), nothing re-planned
+            continue
         lines = line_variants.setdefault(snapshot.external_id, {})
         touched = {
             variants[line.variant_external_id]
@@ -245,6 +253,37 @@ def _steps(
             lines[line.external_id] = variants.get(line.variant_external_id or "")
         steps.append(_Step(snapshot, touched))
     return steps, stale
+
+
+# What the queue reads of an order and of its lines (backorders._line_rows and the priority tier).
+_PLANNED_ORDER_FIELDS = ("placed_at", "shipping_method", "cancelled_at")
+_PLANNED_LINE_FIELDS = ("quantity", "fulfilled_quantity", "refunded_quantity")
+
+
+def _changes_the_plan(snapshot: StoreOrder, order: _Held, variants: dict[str, int]) -> bool:
+    """Whether the snapshot changes anything the queue is planned from.
+
+    Most order updates do not: a tag, a note, a metafield, a payment captured — and every write
+    of our own comes back as an orders/updated echo. Re-planning the order's variants then would
+    find what the last plan found (it is a function of these facts and the stock, which plans
+    on its own changes), at the cost of loading each variant's whole queue. Only the first
+    snapshot of an order in a page is judged this way: a later one is judged against the first,
+    which the held values do not show.
+    """
+    values = _order_values(snapshot, order.redacted)
+    if any(order.values[name] != values[name] for name in _PLANNED_ORDER_FIELDS):
+        return True
+    if {line.external_id for line in snapshot.lines} != set(order.lines):
+        return True
+    for line in snapshot.lines:
+        held = order.lines[line.external_id]
+        if held["removed_at"] is not None:
+            return True
+        if held["variant_id"] != variants.get(line.variant_external_id or ""):
+            return True
+        if any(held[name] != getattr(line, name) for name in _PLANNED_LINE_FIELDS):
+            return True
+    return False
 
 
 def _waves(steps: list[_Step], pool_of: dict[int, int]) -> list[list[_Step]]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from adapters.base import NeedsReauthorization, NotSupported, StoreAdapter
 from connector.db import after_commit
@@ -300,13 +301,23 @@ def _claim_more(
     for other in others:
         if not _claimable(session, other, now):
             continue
+        claim = {
+            "status": "sending",
+            "next_attempt_at": now + CLAIM,
+            "attempts": other.attempts + 1,
+        }
         claimed = session.execute(
             update(StoreWrite)
             .where(StoreWrite.id == other.id, _is_due(now))
-            .values(status="sending", next_attempt_at=now + CLAIM, attempts=other.attempts + 1)
+            .values(**claim)
+            # The loaded row is told below: matching the whole batch in the session's memory
+            # for each claim made a large batch's claims quadratic.
+            .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
         if claimed != 1:
             continue  # another worker has it
+        for name, value in claim.items():
+            set_committed_value(other, name, value)
         value = writer.desired(session, shop, other.target)
         previous = _last_sent(session, other)
         if value is None or value == previous:
