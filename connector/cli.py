@@ -377,6 +377,29 @@ def _sync_with_progress(runtime: Runtime, adapter: Any, shop_id: int, full: bool
 
 @main.command()
 @click.option("--shop", "shop_id", type=int, help="One shop; default every active shop.")
+@with_runtime
+def reorder(runtime: Runtime, shop_id: int | None) -> None:
+    """Recompute forecasts and reorder points now (the scheduler does it daily)."""
+    from sqlalchemy import select
+
+    from connector.models import Shop
+    from connector.services.reorder import recompute_shop
+
+    with runtime.db.transaction() as session:
+        query = select(Shop.id).where(Shop.status == "active").order_by(Shop.id)
+        ids = list(session.scalars(query.where(Shop.id == shop_id) if shop_id else query))
+    if shop_id and not ids:
+        _fail(f"no active shop with id {shop_id}")
+    for one in ids:
+        run = recompute_shop(runtime, one)
+        click.echo(
+            f"shop {one}: {run.variants} variants, {run.at_or_below} at or below their reorder "
+            f"point ({run.newly_reached} newly)"
+        )
+
+
+@main.command()
+@click.option("--shop", "shop_id", type=int, help="One shop; default every active shop.")
 @click.option("--full", is_flag=True, help="Read everything, not only what changed.")
 @with_runtime
 def sync(runtime: Runtime, shop_id: int | None, full: bool) -> None:

@@ -110,6 +110,17 @@ def start(runtime: Runtime, *, sync: bool = True) -> BackgroundScheduler:
             max_instances=1,
             coalesce=True,
         )
+    from connector.services.reorder import queue_all
+
+    scheduler.add_job(
+        queue_all,  # reorder points: demand moves day by day
+        "interval",
+        hours=24,
+        args=[runtime],
+        id="reorder",
+        max_instances=1,
+        coalesce=True,
+    )
     if sync:
         scheduler.add_job(
             sync_all,

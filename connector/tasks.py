@@ -35,6 +35,8 @@ def sync_job(runtime: Runtime, shop_id: int, full: bool = False) -> None:
         log.warning("sync of shop %s stopped: the store refused our credentials", shop_id)
         return
     log.info("sync of shop %s done: %s", shop_id, summary.records)
+    # The history is in: its reorder points need not wait for the daily run.
+    runtime.jobs.enqueue(REORDER, shop_id, key=f"{REORDER}:{shop_id}")
 
 
 def register() -> None:
@@ -42,12 +44,21 @@ def register() -> None:
 
     jobs.register(SYNC, sync_job)
     jobs.register(ALTERNATIVES, alternatives_job)
+    jobs.register(REORDER, reorder_job)
     store_writes.register()
     self_service.register()  # customers' cancels and switches from the status page
     notify.register()
 
 
 ALTERNATIVES = "backorder_alternatives"
+REORDER = "reorder"
+
+
+def reorder_job(runtime: Runtime, shop_id: int) -> None:
+    """A shop's reorder points recomputed (daily, after a first sync, or when asked)."""
+    from connector.services.reorder import recompute_shop
+
+    recompute_shop(runtime, shop_id)
 
 
 def alternatives_job(runtime: Runtime, backorder_id: int) -> None:
@@ -83,3 +94,7 @@ def subscribe(runtime: Runtime) -> None:
     from connector.services import notify
 
     notify.subscribe(runtime)  # customers told, through the notification outbox
+
+    from connector.services import reorder_alerts
+
+    reorder_alerts.subscribe(runtime)  # the merchant's webhook hears of reorder points

@@ -79,3 +79,11 @@ class IncomingStockChanged(Event):
     even where no line waits (and so no backorder event would say so)."""
 
     variant_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReorderPointReached(Event):
+    """The variant's stock position fell to or below its reorder point since the last run:
+    time to order (the merchant's digest and their own webhook say so)."""
+
+    variant_id: int

@@ -29,6 +29,7 @@ class Kind(StrEnum):
     CHANGE_NEEDS_MERCHANT = "change_needs_merchant"
     MERCHANT_CHANGE = "merchant_change"
     DIGEST = "digest"
+    REORDER_ALERT = "reorder_alert"
 
 
 CUSTOMER_KINDS = frozenset(
@@ -44,12 +45,14 @@ CUSTOMER_KINDS = frozenset(
         Kind.CHANGE_NEEDS_MERCHANT,
     }
 )
-MERCHANT_KINDS = frozenset({Kind.MERCHANT_CHANGE, Kind.DIGEST})
+MERCHANT_KINDS = frozenset({Kind.MERCHANT_CHANGE, Kind.DIGEST, Kind.REORDER_ALERT})
 # Messages that tell the customer a date: the last one of these is what the customer knows.
 PROMISE_KINDS = frozenset({Kind.PLACED, Kind.ETA_LATER, Kind.ETA_EARLIER, Kind.LATE})
 
 EMAIL, PLATFORM, OFF = "email", "platform", "off"
 CHANNELS = (EMAIL, PLATFORM, OFF)
+# Not a shop's choice per kind: a row addressed to the merchant's own URL (reorder alerts).
+WEBHOOK = "webhook"
 QUEUED = frozenset({"waiting", "allocated"})
 
 

@@ -9,6 +9,7 @@ from connector.models.alternatives import (
 from connector.models.backorders import BACKORDER_STATUSES, QUEUED_STATUSES, Backorder, EtaChange
 from connector.models.base import Base, UTCDateTime
 from connector.models.catalog import INVENTORY_POLICIES, InventoryLevel, Product, Variant
+from connector.models.demand import LeadTimeStat, ReorderPoint, StockOut
 from connector.models.events import DomainEvent
 from connector.models.inbox import DataRequest, WebhookEvent
 from connector.models.incoming import INCOMING_SOURCES, IncomingStock
@@ -38,6 +39,7 @@ __all__ = [
     "IncomingStock",
     "InstallNonce",
     "InventoryLevel",
+    "LeadTimeStat",
     "MailTemplate",
     "MerchantTask",
     "Notification",
@@ -45,7 +47,9 @@ __all__ = [
     "OrderChange",
     "OrderLine",
     "Product",
+    "ReorderPoint",
     "Shop",
+    "StockOut",
     "StoreWrite",
     "SyncCursor",
     "UTCDateTime",

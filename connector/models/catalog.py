@@ -59,6 +59,10 @@ class Variant(ShopOwned, Timestamps, Base):
     # Supplier lead time; None means the shop's default.
     lead_time_days: Mapped[int | None]
     pack_size: Mapped[int | None]
+    min_order_quantity: Mapped[int | None]
+    # From this variant's receipts, else its supplier's (connector/services/lead_times.py); the
+    # ETA walk uses it where the merchant set no lead time of the variant's own.
+    learned_lead_time_days: Mapped[int | None]
     platform_updated_at: Mapped[datetime | None]
     # False where the store does not count this variant's stock (WooCommerce manage_stock off,
     # Shopify untracked items): it is never short, so it never makes a backorder.

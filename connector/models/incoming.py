@@ -23,3 +23,7 @@ class IncomingStock(ShopOwned, Timestamps, Base):
     source: Mapped[str] = mapped_column(String(16), default="manual")
     received_at: Mapped[datetime | None]
     received_quantity: Mapped[int | None]
+    # Who ships it and when it was ordered: a receipt against these teaches the lead times
+    # (connector/services/lead_times.py). Empty supplier: the product's vendor.
+    supplier: Mapped[str] = mapped_column(String(255), default="")
+    ordered_on: Mapped[date | None]

@@ -69,6 +69,13 @@ class Shop(IdMixin, Timestamps, Base):
     # A line waiting longer than this many days is listed in the digest.
     digest_wait_days: Mapped[int] = mapped_column(default=7)
 
+    # Reordering (connector/services/reorder.py): days between the merchant's purchase orders,
+    # and where variants newly at their reorder point are posted (signed with the secret, a
+    # Fernet ciphertext like the credentials).
+    review_days: Mapped[int] = mapped_column(default=7)
+    reorder_webhook_url: Mapped[str | None] = mapped_column(String(500))
+    reorder_webhook_secret: Mapped[str | None] = mapped_column(Text)
+
 
 class ApiToken(IdMixin, Timestamps, Base):
     """A bearer token for the JSON API, kept only as a SHA-256 digest."""

@@ -47,6 +47,7 @@ from connector.models.base import UTCDateTime
 from connector.services.alternatives import note_changes
 from connector.services.dates import require_not_past
 from connector.services.errors import Conflict, NotFound
+from connector.services.stock_outs import StockFlip, note_stock_outs
 
 
 class Unset:
@@ -283,7 +284,16 @@ class _Loaded:
             sum(line.demand.need for line in lines),
             tracked=any(member.track_inventory for member in members),
         )
-        lead = pool_lead_time((member.lead_time_days for member in members), shop.lead_time_days)
+        # The merchant's own setting, else what the variant's (or its supplier's) receipts taught.
+        lead = pool_lead_time(
+            (
+                member.lead_time_days
+                if member.lead_time_days is not None
+                else member.learned_lead_time_days
+                for member in members
+            ),
+            shop.lead_time_days,
+        )
         return VariantFacts(
             variant_id=variant.id,
             on_hand=supply,
@@ -498,6 +508,7 @@ def _reconcile_pools(
                 Variant.shop_id,
                 Variant.track_inventory,
                 Variant.lead_time_days,
+                Variant.learned_lead_time_days,
                 Variant.in_stock,
             ).where(_of(Variant.id, chunk))
         ):
@@ -506,6 +517,7 @@ def _reconcile_pools(
     writes = _Writes(now)
     planned: list[tuple[int, list[Event]]] = []
     flipped: list[dict[str, Any]] = []  # variants whose in-stock flag the plans changed
+    flips: list[StockFlip] = []
     for pool in pools:
         members = [variants[variant_id] for variant_id in pool]
         variant = members[0]
@@ -516,6 +528,7 @@ def _reconcile_pools(
         for member in members:
             if member.in_stock != result.in_stock:
                 flipped.append({"row_id": member.id, "in_stock": result.in_stock})
+                flips.append(StockFlip(member.shop_id, member.id, result.in_stock))
         planned.append((shop.id, result.events))
     new_ids = writes.execute(session)
     if flipped:
@@ -533,6 +546,7 @@ def _reconcile_pools(
             if held is not None:
                 set_committed_value(held, "in_stock", row["in_stock"])
         note_changes(session, variants=[row["row_id"] for row in flipped])
+        note_stock_outs(session, now, flips)
     raised: list[Event] = []
     by_shop: dict[int, list[Event]] = {}
     for shop_id, planned_events in planned:

@@ -14,12 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import StoreInventoryLevel
-from connector.clock import Clock
+from connector.clock import Clock, shop_today
 from connector.domain.events import Event, IncomingStockChanged
 from connector.models import IncomingStock, InventoryLevel, Shop, Variant
 from connector.services.backorders import lock_variants, reconcile, record_events
 from connector.services.dates import require_not_past
 from connector.services.errors import Invalid, NotFound
+from connector.services.lead_times import note_receipt
 
 MAX_QUANTITY = 1_000_000
 
@@ -99,6 +100,8 @@ def add_incoming(
     expected_on: date,
     reference: str = "",
     source: str = "manual",
+    supplier: str = "",
+    ordered_on: date | None = None,
 ) -> IncomingStock:
     shop = session.get_one(Shop, variant.shop_id)
     if not 0 < quantity <= MAX_QUANTITY:
@@ -112,6 +115,8 @@ def add_incoming(
         expected_on=expected_on,
         reference=reference,
         source=source,
+        supplier=supplier.strip(),
+        ordered_on=ordered_on or shop_today(clock, shop.timezone),
     )
     session.add(incoming)
     session.flush()
@@ -136,6 +141,7 @@ def receive_incoming(
         incoming.received_at = clock.now()
         incoming.received_quantity = incoming.quantity if quantity is None else quantity
         session.flush()
+        note_receipt(session, clock, session.get_one(Shop, incoming.shop_id), incoming)
         reconcile(session, clock, [incoming.variant_id])
         record_events(
             session, incoming.shop_id, [IncomingStockChanged(incoming.variant_id)], clock.now()

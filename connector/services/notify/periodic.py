@@ -16,7 +16,16 @@ from sqlalchemy.orm import Session
 
 from connector.clock import shop_today, shop_zone
 from connector.domain import notify as rules
-from connector.models import Backorder, IncomingStock, Notification, Order, OrderLine, Shop, Variant
+from connector.models import (
+    Backorder,
+    IncomingStock,
+    Notification,
+    Order,
+    OrderLine,
+    ReorderPoint,
+    Shop,
+    Variant,
+)
 from connector.models.backorders import QUEUED_STATUSES
 from connector.services.notify.record import (
     CHUNK,
@@ -27,6 +36,7 @@ from connector.services.notify.record import (
     reachable,
     tell_merchant,
 )
+from connector.services.reorder_alerts import variant_facts
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -125,7 +135,9 @@ def _digest_for_shop(runtime: Runtime, session: Session, shop: Shop) -> int:
     if _digest_recorded(session, shop.id, key):
         return 0
     context = digest_context(runtime, session, shop, local.date())
-    if not (context["new_backorders"] or context["late_incoming"] or context["long_waits"]):
+    if not any(
+        context[name] for name in ("new_backorders", "late_incoming", "long_waits", "reorder")
+    ):
         return 0
     return len(
         tell_merchant(
@@ -196,8 +208,20 @@ def digest_context(runtime: Runtime, session: Session, shop: Shop, day: date) ->
         .order_by(IncomingStock.expected_on, IncomingStock.id)
         .limit(DIGEST_LIST_LIMIT)
     )
+    since = _since(runtime, session, shop.id)
+    reached = session.scalars(
+        select(ReorderPoint.variant_id)
+        .where(
+            ReorderPoint.shop_id == shop.id,
+            ReorderPoint.at_or_below.is_(True),
+            ReorderPoint.reached_at > since,
+        )
+        .order_by(ReorderPoint.revenue_at_risk.desc(), ReorderPoint.variant_id)
+        .limit(DIGEST_LIST_LIMIT)
+    ).all()
     return {
         "day": day.isoformat(),
+        "reorder": variant_facts(session, shop.id, list(reached)),
         "new_backorders": [
             {
                 "order_name": o.name or o.external_id,

@@ -35,7 +35,7 @@ from connector.mail import (
     render,
 )
 from connector.models import Backorder, Notification, Order, Shop
-from connector.services.notify import content
+from connector.services.notify import content, hooks
 from connector.services.notify.record import JOB
 
 # An e-mail is retried on the store writes' schedule (30 s, 2 min, 8 min, 32 min, ~2 h), and
@@ -124,7 +124,11 @@ def run(runtime: Runtime, notification_id: int) -> str | None:
 
 def _channel(shop: Shop, row: Notification) -> str:
     """The shop's choice at send time: a merchant who changes it expects waiting messages to
-    follow. Merchant messages are always e-mail; a kind is never sent both ways."""
+    follow. Merchant messages are always e-mail (or the merchant's own webhook, where the row
+    was addressed to it); a kind is never sent both ways."""
+    if row.channel == rules.WEBHOOK:
+        off = rules.channel_for(row.kind, shop.mail_kinds) == rules.OFF
+        return rules.OFF if off else rules.WEBHOOK
     if row.kind in rules.MERCHANT_KINDS:
         return (
             rules.OFF if rules.channel_for(row.kind, shop.mail_kinds) == rules.OFF else rules.EMAIL
@@ -136,6 +140,12 @@ def _prepare(
     runtime: Runtime, session: Session, shop: Shop, order: Order | None, row: Notification
 ) -> tuple[Rendered, dict[str, Any]] | str:
     """The rendered message and the facts it tells, or why it should not go (any more)."""
+    if row.channel == rules.WEBHOOK:
+        if not shop.reorder_webhook_url or not shop.reorder_webhook_secret:
+            return "the shop removed its webhook"
+        context = row.payload.get("context", {})
+        body = hooks.body_of(context).decode()
+        return Rendered(hooks.EVENT, body, "", ""), {"variants": len(context.get("variants", ()))}
     today = shop_today(runtime.clock, shop.timezone)
     backorder = session.get(Backorder, row.backorder_id) if row.backorder_id else None
     if row.kind in rules.MERCHANT_KINDS:
@@ -216,13 +226,15 @@ def _deliver(runtime: Runtime, claim: _Claim) -> str | None:
     try:
         if claim.channel == rules.PLATFORM:
             _to_store(runtime, claim)
+        elif claim.channel == rules.WEBHOOK:
+            _to_hook(runtime, claim)
         else:
             _to_smtp(runtime, claim)
     except NotSupported as exc:  # never e-mailed instead: a kind goes one way only
         outcome, error = "suppressed", f"the store has no customer note: {exc}"
     except NeedsReauthorization as exc:
         outcome, error = "failed", f"the store refused our credentials: {exc}"
-    except MailPermanentError as exc:
+    except (MailPermanentError, hooks.HookPermanentError) as exc:
         outcome, error = "failed", f"{type(exc).__name__}: {exc}"
     except (MailTemporaryError, Exception) as exc:  # recorded on the row and retried
         outcome, error = "retry", f"{type(exc).__name__}: {exc}"
@@ -272,6 +284,15 @@ def _to_smtp(runtime: Runtime, claim: _Claim) -> None:
         sent_at=runtime.clock.now(),
     )
     mailer.send(message)
+
+
+def _to_hook(runtime: Runtime, claim: _Claim) -> None:
+    with runtime.db.transaction() as session:
+        sealed = session.get_one(Shop, claim.shop_id).reorder_webhook_secret
+    if not sealed:
+        raise hooks.HookPermanentError("the shop removed its webhook secret")
+    secret = runtime.vault.open(sealed)["secret"]
+    hooks.post(runtime, claim.recipient, secret, claim.rendered.text.encode())
 
 
 def _to_store(runtime: Runtime, claim: _Claim) -> None:

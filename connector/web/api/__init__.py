@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.web.api import (
+    reorder,  # noqa: F401  (the reorder list, its CSV, the merchant's reorder webhook)
     resources,  # noqa: F401  (registers the operations)
     tasks,  # noqa: F401  (merchant tasks, order changes)
 )

@@ -44,10 +44,12 @@ def _operation(op: Operation, refs: dict[Any, Any], schemas: dict[str, Any]) -> 
         return refs[(model, "serialization" if model is not op.body else "validation")]
 
     error = {"application/json": {"schema": refs[(ErrorBody, "serialization")]}}
-    responses: dict[str, Any] = {
-        str(op.status): {"description": "Success"}
-        | ({"content": {"application/json": {"schema": ref(op.response)}}} if op.response else {})
-    }
+    success: dict[str, Any] = {"description": "Success"}
+    if op.media_type:
+        success["content"] = {op.media_type: {"schema": {"type": "string"}}}
+    elif op.response:
+        success["content"] = {"application/json": {"schema": ref(op.response)}}
+    responses: dict[str, Any] = {str(op.status): success}
     for status in sorted(
         {401, *op.errors, *((400,) if op.query else ()), *((400, 413, 422) if op.body else ())}
     ):

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import url_for
 
 from connector.commands import execute
-from connector.models import Notification, Shop
+from connector.models import Notification, Shop, Variant
 from connector.services import reads
 from connector.services.alternatives import alternatives_for, set_rules
 from connector.services.backorders import Unset, change_backorder
 from connector.services.notify import admin as mail_admin
 from connector.services.selling import change_settings, hand_back
-from connector.services.stock import add_incoming, find_variant
+from connector.services.stock import add_incoming, find_variant, receive_incoming
 from connector.services.store_writes import list_writes
 from connector.web.api.pagination import Cursors
 from connector.web.api.routing import Call, operation
@@ -33,6 +34,7 @@ from connector.web.api.schemas import (
     IncomingOut,
     IncomingPage,
     IncomingQuery,
+    IncomingReceiveIn,
     ListQuery,
     MailPreviewOut,
     MailTemplateIn,
@@ -136,7 +138,12 @@ def shops_patch(call: Call, shop_id: int) -> ShopOut:
         if shop is None or not (call.principal.is_admin or call.principal.shop_id == shop_id):
             raise _not_found("shop", shop_id)
         mail = {k: v for k, v in changes.items() if k in mail_admin.MAIL_SETTINGS}
-        selling = {k: v for k, v in changes.items() if k not in mail}
+        planning = {k: v for k, v in changes.items() if k in ("service_level", "review_days")}
+        selling = {k: v for k, v in changes.items() if k not in mail and k not in planning}
+        if "service_level" in planning:
+            shop.service_level = Decimal(str(round(planning["service_level"], 3)))
+        if "review_days" in planning:
+            shop.review_days = planning["review_days"]
         mail_admin.change_mail_settings(shop, mail)
         if selling:
             change_settings(call.runtime, session, shop, selling)
@@ -397,7 +404,10 @@ def _incoming_out(incoming: Any, sku: str) -> IncomingOut:
         expected_on=incoming.expected_on,
         reference=incoming.reference,
         source=incoming.source,
+        supplier=incoming.supplier,
+        ordered_on=incoming.ordered_on,
         received_at=incoming.received_at,
+        received_quantity=incoming.received_quantity,
         created_at=incoming.created_at,
     )
 
@@ -425,6 +435,8 @@ def incoming_create(call: Call) -> tuple[IncomingOut, dict[str, str]]:
             quantity=body.quantity,
             expected_on=body.expected_on,
             reference=body.reference,
+            supplier=body.supplier,
+            ordered_on=body.ordered_on,
         )
         return _incoming_out(incoming, variant.sku)
 
@@ -457,6 +469,29 @@ def incoming_list(call: Call) -> IncomingPage:
         return IncomingPage(
             items=[_incoming_out(r.IncomingStock, r.sku) for r in items], next_cursor=cursor
         )
+
+
+@operation(
+    "POST",
+    "/incoming/<int:incoming_id>/receive",
+    tag="incoming",
+    summary="Mark incoming stock received: it stops counting as incoming, lead times learn",
+    response=IncomingOut,
+    body=IncomingReceiveIn,
+    errors=(403, 404),
+)
+def incoming_receive(call: Call, incoming_id: int) -> IncomingOut:
+    body: IncomingReceiveIn = call.body
+    scope = call.principal.scope(None)
+
+    def receive(session: Any) -> IncomingOut:
+        incoming = receive_incoming(
+            session, call.runtime.clock, scope, incoming_id, quantity=body.quantity
+        )
+        variant = session.get_one(Variant, incoming.variant_id)
+        return _incoming_out(incoming, variant.sku)
+
+    return execute(call.runtime, receive)
 
 
 # ---- notifications -----------------------------------------------------------------------------

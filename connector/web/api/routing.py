@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
 from connector.runtime import Runtime
@@ -42,6 +42,8 @@ class Operation:
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     tag: str = ""
+    # Another media type than JSON (a CSV export): the view returns a flask Response.
+    media_type: str | None = None
 
 
 OPERATIONS: list[Operation] = []
@@ -107,6 +109,7 @@ def operation(
     query: type[BaseModel] | None = None,
     body: type[BaseModel] | None = None,
     errors: tuple[int, ...] = (),
+    media_type: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
@@ -120,6 +123,8 @@ def operation(
                 body=_parse_body(body) if body else None,
             )
             result = view(call, **path)
+            if isinstance(result, Response):
+                return result
             headers: dict[str, str] = {}
             if isinstance(result, tuple):
                 result, headers = result
@@ -139,6 +144,7 @@ def operation(
                 body=body,
                 errors=errors,
                 tag=tag,
+                media_type=media_type,
             )
         )
         return handle

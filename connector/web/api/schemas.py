@@ -83,6 +83,11 @@ class ShopOut(BaseModel):
     digest_wait_days: int = Field(
         default=7, description="Lines waiting longer are listed in the digest."
     )
+    service_level: float = Field(default=0.95, description="Reorder points' service level.")
+    review_days: int = Field(default=7, description="Days between the merchant's orders.")
+    reorder_webhook_url: str | None = Field(
+        default=None, description="Where variants newly at their reorder point are posted."
+    )
 
 
 class ShopPatch(Strict):
@@ -98,12 +103,19 @@ class ShopPatch(Strict):
     logo_url: Annotated[str | None, Field(max_length=500)] = None
     digest_recipients: Annotated[str | None, Field(max_length=1000)] = None
     digest_wait_days: Annotated[int | None, Field(ge=1, le=365)] = None
+    service_level: Annotated[
+        float | None,
+        Field(ge=0.5, le=0.999, description="Share of order cycles without a stock-out."),
+    ] = None
+    review_days: Annotated[
+        int | None, Field(ge=0, le=180, description="Days between the merchant's orders.")
+    ] = None
 
     @model_validator(mode="after")
     def _something(self) -> ShopPatch:
         if not self.model_fields_set:
             raise ValueError("give at least one setting")
-        for name in ("sell_on_backorder", "max_promise_days"):
+        for name in ("sell_on_backorder", "max_promise_days", "service_level", "review_days"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
         return self
@@ -273,6 +285,14 @@ class IncomingIn(Strict):
     quantity: Annotated[int, Field(ge=1, le=1_000_000)]
     expected_on: date
     reference: Annotated[str, Field(max_length=255)] = ""
+    supplier: Annotated[
+        str,
+        Field(max_length=255, description="Who ships it; empty: the product's vendor."),
+    ] = ""
+    ordered_on: Annotated[
+        date | None,
+        Field(description="When it was ordered (default: today); receipts teach lead times."),
+    ] = None
     shop_id: Annotated[int | None, Field(ge=1, description="Admin token only: pick a shop.")] = None
 
     @model_validator(mode="after")
@@ -297,8 +317,18 @@ class IncomingOut(BaseModel):
     expected_on: date
     reference: str
     source: Literal["platform", "manual", "csv"]
+    supplier: str
+    ordered_on: date | None
     received_at: datetime | None
+    received_quantity: int | None
     created_at: datetime
+
+
+class IncomingReceiveIn(Strict):
+    quantity: Annotated[
+        int | None,
+        Field(ge=0, le=1_000_000, description="Units that arrived (default: all expected)."),
+    ] = None
 
 
 # ---- notifications -----------------------------------------------------------------------------
