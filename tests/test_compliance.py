@@ -33,6 +33,7 @@ from connector.models import (
     EtaChange,
     IncomingStock,
     InstallNonce,
+    LeadTimeStat,
     MailTemplate,
     MerchantTask,
     Notification,
@@ -40,6 +41,7 @@ from connector.models import (
     OrderChange,
     OrderLine,
     Shop,
+    StockOut,
     StoreWrite,
     SyncCursor,
     Variant,
@@ -56,6 +58,7 @@ from connector.services.redact import (
     export_customer,
     redact_customer,
 )
+from connector.services.reorder import recompute_shop
 from connector.services.shops import (
     ShopUninstalled,
     reseal_all,
@@ -571,6 +574,20 @@ def test_erase_shop_leaves_no_row_of_it_anywhere_and_the_other_shop_as_it_was(
                 dedupe_key="task-" + uuid.uuid4().hex,
             )
         )
+        # Demand planning's own rows (connector/models/demand.py).
+        now = runtime.clock.now()
+        session.add(StockOut(shop_id=shop.shop_id, variant_id=ids[0], started_at=now))
+        session.add(
+            LeadTimeStat(
+                shop_id=shop.shop_id,
+                scope=f"variant:{ids[0]}",
+                receipts=1,
+                mean_days=12.0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    recompute_shop(runtime, shop.shop_id)
     before = _shop_rows(runtime, shop.shop_id)
     assert all(before.values()), before  # every table holds something of the shop
     others = _shop_rows(runtime, other.shop_id)

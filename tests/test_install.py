@@ -99,7 +99,8 @@ def test_shopify_install_end_to_end(
     assert answer.headers["Location"].startswith(f"{APP_URL}/app/")
     with shopify_runtime.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Variant)) == 0
-    assert shopify_runtime.jobs.drain() == 1  # the first sync: queued, not run by the callback
+    # The first sync, queued, not run by the callback; then the reorder points it made possible.
+    assert shopify_runtime.jobs.drain() == 2
 
     with shopify_runtime.db.transaction() as session:
         shop = session.scalars(select(Shop)).one()
@@ -216,7 +217,7 @@ def test_shopify_session_token_exchange_installs_the_shop(
     assert ("APP_UNINSTALLED", f"{APP_URL}/webhooks/shopify") in topics
     assert len(topics) == len(SHOPIFY_TOPICS)
 
-    assert shopify_runtime.jobs.drain() == 1  # the first sync: queued, then run here
+    assert shopify_runtime.jobs.drain() == 2  # the first sync, queued; then its reorder points
     with shopify_runtime.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Variant)) == len(
             shopify.store.variants
@@ -389,7 +390,7 @@ def test_woocommerce_key_flow_end_to_end(
     hooks = {(w.topic, w.delivery_url, w.secret) for w in woo.store.webhooks.values()}
     address = f"{APP_URL}/webhooks/woocommerce/{shop.id}"
     assert hooks == {(t, address, secret) for t in WOOCOMMERCE_TOPICS}
-    assert woo_runtime.jobs.drain() == 1  # the first sync, queued
+    assert woo_runtime.jobs.drain() == 2  # the first sync, queued; then its reorder points
     with woo_runtime.db.transaction() as session:
         sellable = [p for p in woo.store.products.values() if p.type in ("simple", "variation")]
         assert session.scalar(select(func.count()).select_from(Variant)) == len(sellable)

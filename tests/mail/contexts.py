@@ -101,6 +101,18 @@ def digest(**changes: Any) -> dict[str, Any]:
                 "eta": None,
             }
         ],
+        "reorder": [
+            {
+                "sku": "FL-FILTER",
+                "title": "Paper filters",
+                "on_hand": 3,
+                "incoming": 0,
+                "waiting": 1,
+                "reorder_point": 42.5,
+                "suggested_quantity": 60,
+                "reason": "Forecast 2 a day.",
+            }
+        ],
         "wait_days": 7,
         "dashboard_url": "https://app.example/dashboard",
     }

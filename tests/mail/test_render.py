@@ -123,15 +123,18 @@ def test_change_needs_merchant_tells_the_truth_about_a_cancel_and_a_switch() -> 
 def test_digest_counts_and_lists_each_section_and_says_none_when_empty() -> None:
     full = render("digest", digest(), locales=["en"], strict=True)
     empty = render(
-        "digest", digest(new_backorders=[], late_incoming=[], long_waits=[]), locales=["en"]
+        "digest",
+        digest(new_backorders=[], late_incoming=[], long_waits=[], reorder=[]),
+        locales=["en"],
     )
 
     assert "1 new, 1 late shipments, 1 waiting over 7 days" in full.subject
     assert "PO-9" in full.text and "2 November 2026" in full.text
     assert "Gooseneck kettle" in full.html and "12 days" in full.html
     assert "0 new, 0 late shipments, 0 waiting over 7 days" in empty.subject
-    assert empty.text.count("- none") == 3
-    assert empty.html.count("None.") == 3
+    assert "Paper filters (SKU FL-FILTER)" in full.text and "order 60" in full.html
+    assert empty.text.count("- none") == 4
+    assert empty.html.count("None.") == 4
 
 
 def test_a_script_in_a_product_title_is_escaped_in_html_and_plain_in_text() -> None:

@@ -232,6 +232,7 @@ def sample_context(shop: Shop, kind: str) -> dict[str, Any]:
                 }
             ],
             "long_waits": [],
+            "reorder": [],
             "wait_days": shop.digest_wait_days,
             "dashboard_url": "https://example.com/app/",
         }
