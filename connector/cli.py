@@ -281,6 +281,30 @@ def tokens_create(runtime: Runtime, shop_id: int, name: str) -> None:
 
 
 @main.group()
+def users() -> None:
+    """Dashboard accounts."""
+
+
+@users.command("add")
+@click.option("--shop", "shop_id", required=True, type=int, help="The shop the user may see.")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["owner", "agent"]), default="agent", show_default=True)
+@click.password_option(help="At least 10 characters; asked for when not given.")
+@with_runtime
+def users_add(runtime: Runtime, shop_id: int, email: str, role: str, password: str) -> None:
+    """Create a dashboard user: an agent reads, an owner also acts."""
+    from connector.services.errors import ServiceError
+    from connector.services.users import add_user
+
+    try:
+        with runtime.db.transaction() as session:
+            user = add_user(session, runtime.clock, shop_id, email, password, role)
+            click.echo(f"user {user.id} ({user.email}, {user.role}) of shop {shop_id}")
+    except ServiceError as exc:
+        _fail(str(exc))
+
+
+@main.group()
 def keys() -> None:
     """Secrets for configuration."""
 

@@ -81,6 +81,7 @@ STEPS = {
     "/woocommerce/install": "install started",
     "/wc-auth/v1/authorize": "the merchant approved; the store posted keys to our callback",
     "/woocommerce/return": "the merchant is back in the app",
+    "/app/login": "the dashboard asks the merchant to sign in",
 }
 
 
@@ -201,10 +202,12 @@ def install_shopify(stack: Stack) -> int:
     shop = stack.sandboxes.shopify.shop
     click.echo(f"Shopify: installing into {shop}")
     landed = _browse(stack, "/shopify/install", {"shop": shop})
-    query = parse_qs(urlsplit(landed.url).query)
-    if urlsplit(landed.url).path != "/app/" or "shop_id" not in query:
-        raise click.ClickException(f"the Shopify install failed: {landed.text[:500]}")
-    return int(query["shop_id"][0])
+    # The app's landing page (the dashboard, which then asks the merchant to sign in).
+    for hop in [*landed.history, landed]:
+        query = parse_qs(urlsplit(hop.url).query)
+        if urlsplit(hop.url).path == "/app/" and "shop_id" in query:
+            return int(query["shop_id"][0])
+    raise click.ClickException(f"the Shopify install failed: {landed.text[:500]}")
 
 
 def install_woocommerce(stack: Stack) -> int:
@@ -580,11 +583,33 @@ def _plain_text(item: Received) -> str:
 # ---------------------------------------------------------------------------- the command
 
 
-def _where_to_look(stack: Stack, shops: DemoShops, status_page: str | None) -> str:
+def dashboard_users(stack: Stack, shops: DemoShops) -> dict[str, str]:
+    """An owner account per shop for the dashboard, with a password made for this run."""
+    from connector.services.users import add_user
+
+    password = secrets.token_urlsafe(9)
+    made = {}
+    with stack.runtime.db.transaction() as session:
+        for platform, shop_id in (
+            ("shopify", shops.shopify_id),
+            ("woocommerce", shops.woocommerce_id),
+        ):
+            email = f"owner@{platform}.demo"
+            add_user(session, stack.runtime.clock, shop_id, email, password, "owner")
+            made[platform] = email
+    made["password"] = password
+    return made
+
+
+def _where_to_look(
+    stack: Stack, shops: DemoShops, status_page: str | None, users: dict[str, str]
+) -> str:
     url = stack.app_url
     return (
         f"\nBackorder Connector demo — shops {shops.shopify_id} (Shopify sandbox) and "
         f"{shops.woocommerce_id} (WooCommerce sandbox), installed through the install flows\n"
+        f"  dashboard:  {url}/app/  (sign in as {users['shopify']} or {users['woocommerce']}, "
+        f"password {users['password']})\n"
         f"  health:     {url}/healthz\n"
         f"  API:        {url}/api/v1/backorders\n"
         f"  OpenAPI:    {url}/api/v1/openapi.json\n"
@@ -628,7 +653,8 @@ def run_demo(make_runtime: Callable[..., Runtime], *, once: bool, host: str, por
         from connector import scheduler
 
         background = scheduler.start(stack.runtime, sync=True)
-        click.echo(_where_to_look(stack, shops, found["mail"]["status_page"]))
+        users = dashboard_users(stack, shops)
+        click.echo(_where_to_look(stack, shops, found["mail"]["status_page"], users))
         try:
             while stack.thread.is_alive():
                 stack.thread.join(1.0)

@@ -195,3 +195,37 @@ def test_recompute_replans_what_changed_behind_the_engines_back(cli, runtime) ->
     assert result.output.strip() == f"shop {shop.shop_id}: 1 change(s)"
     assert backorders(runtime)["1001-v1"]["eta_source"] == "incoming:PO-1"
     assert cli("recompute").output.strip() == "0 change(s)"
+
+
+def test_a_dashboard_user_is_added_and_can_sign_in(cli, clean_db: Engine) -> None:  # type: ignore[no-untyped-def]
+    added = cli(
+        "shops", "add-shopify", "--shop", "desk.myshopify.com", "--access-token", "shpat_x1"
+    )
+    shop_id = int(added.output.split()[2].rstrip(":"))
+    made = cli(
+        "users",
+        "add",
+        "--shop",
+        str(shop_id),
+        "--email",
+        "Agent@Desk.example",
+        "--password",
+        "long enough secret",
+    )
+    assert made.exit_code == 0, made.output
+    assert "agent@desk.example, agent" in made.output
+    again = cli(
+        "users",
+        "add",
+        "--shop",
+        str(shop_id),
+        "--email",
+        "agent@desk.example",
+        "--password",
+        "long enough secret",
+    )
+    assert again.exit_code == 1 and "exists" in again.output
+    short = cli(
+        "users", "add", "--shop", str(shop_id), "--email", "b@x.example", "--password", "short"
+    )
+    assert short.exit_code == 1 and "at least 10 characters" in short.output

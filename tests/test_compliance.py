@@ -66,6 +66,7 @@ from connector.services.shops import (
     uninstall_shop,
 )
 from connector.services.tokens import find_token
+from connector.services.users import add_user
 from connector.stores import adapter_for
 from tests.conftest import ADMIN_TOKEN
 from tests.engine_helpers import expect_stock, hours, ingest, snapshot
@@ -587,6 +588,8 @@ def test_erase_shop_leaves_no_row_of_it_anywhere_and_the_other_shop_as_it_was(
                 updated_at=now,
             )
         )
+        # A dashboard account (connector/models/users.py).
+        add_user(session, runtime.clock, shop.shop_id, "agent@northwind.example", "x" * 12)
     recompute_shop(runtime, shop.shop_id)
     before = _shop_rows(runtime, shop.shop_id)
     assert all(before.values()), before  # every table holds something of the shop

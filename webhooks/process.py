@@ -145,7 +145,12 @@ def sweep(runtime: Runtime, everything: bool = False) -> int:
 
 
 def replay(
-    runtime: Runtime, *, failed_only: bool = False, since: datetime | None = None
+    runtime: Runtime,
+    *,
+    failed_only: bool = False,
+    since: datetime | None = None,
+    shop_id: int | None = None,
+    inbox_id: int | None = None,
 ) -> list[int]:
     """Make failed deliveries (and, unless `failed_only`, ignored ones) due again; queue them.
 
@@ -161,6 +166,10 @@ def replay(
         )
         if since is not None:
             statement = statement.where(WebhookEvent.received_at >= since)
+        if shop_id is not None:  # the dashboard: one shop's, or one of its deliveries
+            statement = statement.where(WebhookEvent.shop_id == shop_id)
+        if inbox_id is not None:
+            statement = statement.where(WebhookEvent.id == inbox_id)
         rows = session.scalars(statement.order_by(WebhookEvent.id)).all()
         for row in rows:
             row.state, row.attempts, row.next_attempt_at = "received", 0, None

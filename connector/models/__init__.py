@@ -19,6 +19,7 @@ from connector.models.outbox import Notification, StoreWrite
 from connector.models.service import MailTemplate, MerchantTask, OrderChange
 from connector.models.shops import PLATFORMS, ApiToken, Shop
 from connector.models.sync import SyncCursor
+from connector.models.users import ROLES, User
 
 __all__ = [
     "BACKORDER_STATUSES",
@@ -26,6 +27,7 @@ __all__ = [
     "INVENTORY_POLICIES",
     "PLATFORMS",
     "QUEUED_STATUSES",
+    "ROLES",
     "AlternativeFeatures",
     "AlternativeIndex",
     "AlternativeRule",
@@ -53,6 +55,7 @@ __all__ = [
     "StoreWrite",
     "SyncCursor",
     "UTCDateTime",
+    "User",
     "Variant",
     "WebhookEvent",
 ]

@@ -6,6 +6,7 @@ from flask import Flask
 
 from connector.runtime import Runtime
 from connector.web.api import api_v1
+from connector.web.dashboard import register_dashboard
 from connector.web.errors import register_error_handlers
 from connector.web.health import health
 from connector.web.install import install
@@ -35,6 +36,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(intake)
     register_storefront(app, runtime)
     register_status(app, runtime)
+    register_dashboard(app, runtime)
     webhook_metrics.watch(runtime)
     register_jobs()
     return app
