@@ -108,19 +108,17 @@ def _refresh_learned(session: Session, shop_id: int, variant_id: int, supplier: 
         else []
     )
     ids = sorted({variant_id, *siblings})
-    stats = _stats(
-        session, shop_id, [*(variant_scope(i) for i in ids), supplier_scope(supplier or " ")]
-    )
-    shared = stats.get(supplier_scope(supplier or " "))
+    scopes = [variant_scope(i) for i in ids]
+    if supplier.strip():
+        scopes.append(supplier_scope(supplier))
+    stats = _stats(session, shop_id, scopes)
+    shared = stats.get(supplier_scope(supplier)) if supplier.strip() else None
     for variant in ids:
         own = stats.get(variant_scope(variant))
         learned = own if own is not None and own.trusted else shared
         days = learned.whole_days if learned is not None and learned.trusted else None
         session.execute(
-            update(Variant)
-            .where(Variant.id == variant)
-            .values(learned_lead_time_days=days)
-            .execution_options(synchronize_session=False)
+            update(Variant).where(Variant.id == variant).values(learned_lead_time_days=days)
         )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from connector.clock import shop_today
 from connector.domain.demand import ReorderPlan, plan_reorders, reason
 from connector.domain.events import ReorderPointReached
+from connector.domain.lead_times import LeadTime
 from connector.models import (
     Backorder,
     IncomingStock,
@@ -35,7 +36,7 @@ from connector.models import (
     Variant,
 )
 from connector.services.backorders import record_events
-from connector.services.demand_history import load_history
+from connector.services.demand_history import DemandHistory, load_history
 from connector.services.lead_times import PlanningVariant, lead_times_for, suppliers_of
 
 if TYPE_CHECKING:
@@ -109,8 +110,16 @@ def _stock(session: Session, shop_id: int) -> tuple[dict[int, int], dict[int, in
     return available, incoming, waiting
 
 
-def plan_shop(session: Session, shop: Shop, today: Any) -> tuple[list[Any], ReorderPlan, Any]:
-    """The shop's variants and their plan; also the history (the caller keeps its counts)."""
+@dataclass(frozen=True)
+class ShopPlan:
+    variants: list[Any]  # rows of _variants, in the plan's order
+    plan: ReorderPlan
+    history: DemandHistory
+    leads: dict[int, LeadTime]
+
+
+def plan_shop(session: Session, shop: Shop, today: date) -> ShopPlan:
+    """Every tracked variant of the shop, planned in one call."""
     variants = _variants(session, shop.id)
     available, incoming, waiting = _stock(session, shop.id)
     suppliers = suppliers_of(session, shop.id)
@@ -141,7 +150,7 @@ def plan_shop(session: Session, shop: Shop, today: Any) -> tuple[list[Any], Reor
         ),
         service_level=float(shop.service_level),
     )
-    return variants, plan, (history, leads)
+    return ShopPlan(variants, plan, history, leads)
 
 
 def _revenue_at_risk(plan: ReorderPlan, i: int, price: Decimal) -> Decimal:
@@ -156,7 +165,13 @@ def recompute_shop(runtime: Runtime, shop_id: int) -> ReorderRun:
         shop = session.get_one(Shop, shop_id)
         now = runtime.clock.now()
         today = shop_today(runtime.clock, shop.timezone)
-        variants, plan, (history, leads) = plan_shop(session, shop, today)
+        planned = plan_shop(session, shop, today)
+        variants, plan, history, leads = (
+            planned.variants,
+            planned.plan,
+            planned.history,
+            planned.leads,
+        )
         before = {
             variant_id: (at_or_below, reached_at)
             for variant_id, at_or_below, reached_at in session.execute(
@@ -165,7 +180,7 @@ def recompute_shop(runtime: Runtime, shop_id: int) -> ReorderRun:
                 ).where(ReorderPoint.shop_id == shop_id)
             )
         }
-        paths = plan.forecast_path(PATH_DAYS) if hasattr(plan, "forecast_path") else None
+        paths = plan.forecast_path(PATH_DAYS)
         rows, reached = [], []
         for i, v in enumerate(variants):
             line = plan.line(i)
@@ -204,9 +219,7 @@ def recompute_shop(runtime: Runtime, shop_id: int) -> ReorderRun:
                         "observed_days": line.observed_days,
                         "censored_days": int(history.stocked_out_days[i]),
                         "inventory_position": line.inventory_position,
-                        "next_days": (
-                            [round(float(x), 3) for x in paths[i]] if paths is not None else []
-                        ),
+                        "next_days": [round(float(x), 3) for x in paths[i]],
                     },
                 }
             )
