@@ -100,11 +100,16 @@ def test_the_engine_keeps_each_stock_out_period(runtime: Runtime, clock: FrozenC
 
 class _Receiver(BaseHTTPRequestHandler):
     received: list[tuple[dict[str, str], bytes]] = []
+    failing = 0  # answer 503 to this many posts first
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((dict(self.headers), body))
-        self.send_response(200)
+        if type(self).failing > 0:
+            type(self).failing -= 1
+            self.send_response(503)
+        else:
+            self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -113,7 +118,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    _Receiver.received = []
+    _Receiver.received, _Receiver.failing = [], 0
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -177,3 +182,35 @@ def test_a_webhook_url_on_a_private_address_is_refused(
         answer = client.put("/api/v1/reorder/webhook", headers=shop.auth, json={"url": url})
         assert answer.status_code == 422, (url, answer.json)
         assert answer.json["error"]["code"]
+
+
+def test_a_receiver_that_is_down_gets_the_same_post_again_later(
+    database_url: str, clock: FrozenClock, clean_db: Any, receiver: Any
+) -> None:
+    from connector import jobs
+    from connector.db import Database
+    from connector.runtime import build_runtime
+    from connector.web import create_app
+
+    settings = test_settings(database_url, ALLOW_PRIVATE_STORE_URLS=True)
+    database = Database(settings.DATABASE_URL, clock, engine=clean_db)
+    runtime = build_runtime(settings, clock, database)
+    client = create_app(runtime).test_client()
+    url, received = receiver
+    _Receiver.failing = 1
+    shop = make_shop(runtime, stock={"SHOE-42": 0, "SHOE-43": 500, "JACKET-M": 500})
+    client.put("/api/v1/reorder/webhook", headers=shop.auth, json={"url": url + "?token=s3cret"})
+    first_seen(runtime, shop.shop_id, 60)
+    sold(runtime, shop.shop_id, "SHOE-42", [3] * 60)
+    recompute_shop(runtime, shop.shop_id)
+    runtime.jobs.drain()
+    with runtime.db.transaction() as session:
+        (hook,) = session.scalars(select(Notification)).all()
+        assert hook.status == "pending" and "503" in (hook.last_error or "")
+        assert "s3cret" not in (hook.last_error or "")
+    clock.advance(timedelta(minutes=5))
+    jobs.requeue(runtime, everything=True)
+    runtime.jobs.drain()
+    assert len(received) == 2 and received[0][1] == received[1][1]  # the same body again
+    with runtime.db.transaction() as session:
+        assert session.scalars(select(Notification.status)).all() == ["sent"]

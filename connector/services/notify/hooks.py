@@ -89,7 +89,10 @@ def post(runtime: Runtime, url: str, secret: str, body: bytes) -> None:
             allow_redirects=False,  # a redirect would post the body somewhere we did not check
         )
     except requests.RequestException as exc:
-        raise HookTemporaryError(f"{type(exc).__name__}: {exc}") from None
+        # The host only: the URL's path or query may hold the receiver's own token, and this
+        # message is logged and shown.
+        host = urlsplit(url).hostname
+        raise HookTemporaryError(f"{type(exc).__name__} posting to {host}") from None
     finally:
         session.close()
     if answer.status_code in (408, 429) or answer.status_code >= 500:
