@@ -18,16 +18,15 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from adapters.base import StoreOrder, StoreOrderLine
+from bench.scratch import scratch_runtime
 
 VARIANTS = 2000
 ORDERS = 100_000
@@ -222,32 +221,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     options = parser.parse_args()
 
-    from cryptography.fernet import Fernet
     from sqlalchemy import select
 
-    from connector.clock import SystemClock
-    from connector.config import load_settings
-    from connector.db import Database
-    from connector.migrate import upgrade
     from connector.models import Backorder, Order, OrderLine
-    from connector.runtime import build_runtime
     from connector.services.reorder import recompute_shop
     from connector.services.users import add_user
     from connector.web import create_app
 
-    with tempfile.TemporaryDirectory() as workdir:
-        url = f"sqlite:///{Path(workdir) / 'bench.db'}"
-        settings = load_settings(
-            DATABASE_URL=url,
-            SECRET_KEY=Fernet.generate_key().decode() * 2,
-            TOKEN_ENCRYPTION_KEY=Fernet.generate_key().decode(),
-            REDIS_URL=None,
-            LOG_LEVEL="WARNING",
-        )
-        clock = SystemClock()
-        database = Database(url, clock)
-        upgrade(database.engine)
-        runtime = build_runtime(settings, clock, database)
+    with scratch_runtime() as runtime:
+        clock = runtime.clock
         rng = np.random.default_rng(options.seed)
         started = time.perf_counter()
         shop_id, variants = _catalogue(runtime, options.variants, rng)
@@ -291,7 +273,6 @@ def main() -> None:
         for name, path in pages.items():
             figures["pages"][name] = _timed(client, path, options.runs)
             log(f"{name}: {figures['pages'][name]}")
-        database.dispose()
     worst = max(page["p95_ms"] for page in figures["pages"].values())
     figures["goals"] = {"every_page_p95_under_300ms": worst < GOAL_MS}
     print(json.dumps(figures), flush=True)

@@ -31,15 +31,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.scratch import scratch_runtime
 from connector.domain.demand import plan_reorders
 
 VARIANTS = 2000
@@ -335,28 +334,9 @@ def _seed_shop(runtime: Any, variants: int, lines_per_variant: int, seed: int) -
 
 
 def speed(variants: int, lines_per_variant: int, seed: int) -> dict[str, Any]:
-    from cryptography.fernet import Fernet
-
-    from connector.clock import SystemClock
-    from connector.config import load_settings
-    from connector.db import Database
-    from connector.migrate import upgrade
-    from connector.runtime import build_runtime
     from connector.services.reorder import recompute_shop
 
-    with tempfile.TemporaryDirectory() as workdir:
-        url = f"sqlite:///{Path(workdir) / 'bench.db'}"
-        settings = load_settings(
-            DATABASE_URL=url,
-            SECRET_KEY=Fernet.generate_key().decode() * 2,
-            TOKEN_ENCRYPTION_KEY=Fernet.generate_key().decode(),
-            REDIS_URL=None,
-            LOG_LEVEL="WARNING",
-        )
-        clock = SystemClock()
-        database = Database(url, clock)
-        upgrade(database.engine)
-        runtime = build_runtime(settings, clock, database)
+    with scratch_runtime() as runtime:
         started = time.perf_counter()
         shop_id = _seed_shop(runtime, variants, lines_per_variant, seed)
         log(f"speed: shop seeded in {time.perf_counter() - started:.0f} s")
@@ -366,7 +346,6 @@ def speed(variants: int, lines_per_variant: int, seed: int) -> dict[str, Any]:
             run = recompute_shop(runtime, shop_id)
             timings.append(time.perf_counter() - started)
             log(f"speed: recompute of {run.variants:,} variants in {timings[-1]:.1f} s")
-        database.dispose()
     return {
         "variants": variants,
         "order_lines": variants * lines_per_variant // 10 * 10,

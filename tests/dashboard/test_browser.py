@@ -16,11 +16,11 @@ from connector.clock import FrozenClock
 from connector.db import Database
 from connector.runtime import Runtime, build_runtime
 from connector.web import create_app
-from tests.conftest import skip_or_fail, test_settings
+from tests.browser import browser as browser
+from tests.conftest import test_settings
 from tests.dashboard.support import PASSWORD, desk
 from tests.mail.smtp_server import SmtpTestServer, running_smtp_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -44,22 +44,6 @@ def served(
     server.shutdown()
     if runtime.mailer is not None:
         runtime.mailer.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        skip_or_fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_find_the_order_set_an_eta_and_the_customer_is_told(

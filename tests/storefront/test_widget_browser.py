@@ -7,20 +7,16 @@ cross-origin fetch that only the shop's own origin may read (CORS).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from connector.runtime import Runtime
 from connector.web import create_app
-from tests.conftest import skip_or_fail
+from tests.browser import browser as browser
 from tests.storefront.catalogue import HOSTILE_TITLE, shoe_shop
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Trail Runner GTX</title></head>
@@ -43,20 +39,6 @@ def _serve(app: Callable[..., Any]) -> tuple[BaseWSGIServer, str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        skip_or_fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_the_widget_shows_the_date_and_alternatives_as_text(runtime: Runtime, browser: Any) -> None:
